@@ -1,0 +1,3 @@
+//! Placeholder: the simulated file system is being written.
+#[derive(Debug, Default)]
+pub struct SimFs;
