@@ -21,7 +21,10 @@ unsafe impl Sync for AlignedBuf {}
 
 impl std::fmt::Debug for AlignedBuf {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AlignedBuf").field("len", &self.len).field("capacity", &self.capacity).finish()
+        f.debug_struct("AlignedBuf")
+            .field("len", &self.len)
+            .field("capacity", &self.capacity)
+            .finish()
     }
 }
 
@@ -42,7 +45,11 @@ impl AlignedBuf {
         // SAFETY: layout has a non-zero size (capacity >= DIRECT_IO_ALIGN).
         let raw = unsafe { alloc_zeroed(layout) };
         let ptr = NonNull::new(raw).unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
-        Self { ptr, len: 0, capacity }
+        Self {
+            ptr,
+            len: 0,
+            capacity,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -69,7 +76,10 @@ impl AlignedBuf {
     }
 
     pub fn reserve(&mut self, additional: usize) {
-        let needed = self.len.checked_add(additional).unwrap_or_else(|| capacity_overflow());
+        let needed = self
+            .len
+            .checked_add(additional)
+            .unwrap_or_else(|| capacity_overflow());
         if needed <= self.capacity {
             return;
         }
@@ -87,7 +97,11 @@ impl AlignedBuf {
         // SAFETY: reserve guaranteed room for bytes.len() more bytes; regions cannot overlap
         // because `bytes` is borrowed immutably while self is borrowed mutably.
         unsafe {
-            std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.ptr.as_ptr().add(self.len), bytes.len());
+            std::ptr::copy_nonoverlapping(
+                bytes.as_ptr(),
+                self.ptr.as_ptr().add(self.len),
+                bytes.len(),
+            );
         }
         self.len += bytes.len();
     }

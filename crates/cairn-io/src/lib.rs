@@ -52,11 +52,19 @@ impl OpenOptions {
     }
     /// Read and write an existing file.
     pub fn read_write() -> Self {
-        Self { write: true, ..Self::default() }
+        Self {
+            write: true,
+            ..Self::default()
+        }
     }
     /// Create a new file for reading and writing; fails if it exists.
     pub fn create_new() -> Self {
-        Self { write: true, create: true, create_new: true, direct: false }
+        Self {
+            write: true,
+            create: true,
+            create_new: true,
+            direct: false,
+        }
     }
     pub fn with_direct(mut self, direct: bool) -> Self {
         self.direct = direct;
@@ -99,7 +107,11 @@ pub trait File: Send + Sync + std::fmt::Debug {
             if n == 0 {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
-                    format!("short read: {} of {} bytes at offset {offset}", done, buf.len()),
+                    format!(
+                        "short read: {} of {} bytes at offset {offset}",
+                        done,
+                        buf.len()
+                    ),
                 ));
             }
             done += n;
@@ -148,7 +160,10 @@ pub struct LockGuard {
 
 impl LockGuard {
     pub fn new(inner: Box<dyn std::any::Any + Send + Sync>, path: PathBuf) -> Self {
-        Self { _inner: inner, path }
+        Self {
+            _inner: inner,
+            path,
+        }
     }
     pub fn path(&self) -> &Path {
         &self.path
@@ -172,7 +187,11 @@ impl Backend {
     /// use; `Pwrite` otherwise (containers often forbid io_uring with seccomp or
     /// `kernel.io_uring_disabled`).
     pub fn detect() -> Backend {
-        if uring::available() { Backend::IoUring } else { Backend::Pwrite }
+        if uring::available() {
+            Backend::IoUring
+        } else {
+            Backend::Pwrite
+        }
     }
 
     pub fn name(self) -> &'static str {

@@ -120,7 +120,10 @@ impl File for RealFile {
 impl Fs for RealFs {
     fn open(&self, path: &Path, options: OpenOptions) -> io::Result<FileRef> {
         let mut open = fs::OpenOptions::new();
-        open.read(true).write(options.write).create(options.create).create_new(options.create_new);
+        open.read(true)
+            .write(options.write)
+            .create(options.create)
+            .create_new(options.create_new);
         if options.direct {
             open.custom_flags(libc::O_DIRECT);
         }
@@ -138,7 +141,11 @@ impl Fs for RealFs {
             Backend::IoUring if options.write => Some(Ring::new()?),
             _ => None,
         };
-        Ok(Arc::new(RealFile { file, direct: options.direct, ring }))
+        Ok(Arc::new(RealFile {
+            file,
+            direct: options.direct,
+            ring,
+        }))
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
@@ -191,7 +198,12 @@ impl Fs for RealFs {
     }
 
     fn lock_exclusive(&self, path: &Path) -> io::Result<LockGuard> {
-        let file = fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
         // SAFETY: plain system call on a valid descriptor we own.
         let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
         if rc != 0 {
@@ -214,7 +226,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let fs = RealFs::new(backend);
         let path = dir.path().join("f");
-        let f = fs.open(&path, OpenOptions::create_new().with_direct(direct)).unwrap();
+        let f = fs
+            .open(&path, OpenOptions::create_new().with_direct(direct))
+            .unwrap();
         let mut buf = AlignedBuf::new();
         buf.extend_filled(7, 8192);
         f.write_all_at(buf.as_slice(), 4096).unwrap();
@@ -233,7 +247,12 @@ mod tests {
         f.preallocate(1 << 20).unwrap();
         assert_eq!(f.len_bytes().unwrap(), 1 << 20);
         fs.sync_dir(dir.path()).unwrap();
-        let names: Vec<_> = fs.list_dir(dir.path()).unwrap().into_iter().map(|e| e.name).collect();
+        let names: Vec<_> = fs
+            .list_dir(dir.path())
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
         assert_eq!(names, vec!["f".to_string()]);
         fs.rename(&path, &dir.path().join("g")).unwrap();
         fs.remove_file(&dir.path().join("g")).unwrap();

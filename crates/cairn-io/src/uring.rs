@@ -34,12 +34,17 @@ pub(crate) fn available() -> bool {
 
 impl Ring {
     pub(crate) fn new() -> io::Result<Self> {
-        Ok(Self { ring: Mutex::new(IoUring::new(RING_ENTRIES)?) })
+        Ok(Self {
+            ring: Mutex::new(IoUring::new(RING_ENTRIES)?),
+        })
     }
 
     /// Submits one entry and waits for its completion; returns the completion's result.
     fn submit_one(&self, entry: io_uring::squeue::Entry) -> io::Result<i32> {
-        let mut ring = self.ring.lock().map_err(|_| io::Error::other("io_uring lock poisoned"))?;
+        let mut ring = self
+            .ring
+            .lock()
+            .map_err(|_| io::Error::other("io_uring lock poisoned"))?;
         // SAFETY: the buffers referenced by `entry` are borrowed by our caller for the whole
         // call, and we wait for the completion before returning.
         unsafe {
@@ -59,7 +64,11 @@ impl Ring {
             .next()
             .ok_or_else(|| io::Error::other("io_uring completion missing"))?;
         let res = cqe.result();
-        if res < 0 { Err(io::Error::from_raw_os_error(-res)) } else { Ok(res) }
+        if res < 0 {
+            Err(io::Error::from_raw_os_error(-res))
+        } else {
+            Ok(res)
+        }
     }
 
     pub(crate) fn write_all_at(&self, fd: RawFd, buf: &[u8], offset: u64) -> io::Result<()> {
@@ -72,7 +81,10 @@ impl Ring {
                 .build();
             let written = self.submit_one(entry)?;
             if written == 0 {
-                return Err(io::Error::new(io::ErrorKind::WriteZero, "io_uring write returned 0"));
+                return Err(io::Error::new(
+                    io::ErrorKind::WriteZero,
+                    "io_uring write returned 0",
+                ));
             }
             done += written as usize;
         }
@@ -80,7 +92,9 @@ impl Ring {
     }
 
     pub(crate) fn fdatasync(&self, fd: RawFd) -> io::Result<()> {
-        let entry = opcode::Fsync::new(types::Fd(fd)).flags(types::FsyncFlags::DATASYNC).build();
+        let entry = opcode::Fsync::new(types::Fd(fd))
+            .flags(types::FsyncFlags::DATASYNC)
+            .build();
         self.submit_one(entry).map(|_| ())
     }
 }

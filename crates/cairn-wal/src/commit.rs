@@ -1,0 +1,469 @@
+//! Group commit: appenders enqueue, one writer thread writes, one sync thread syncs.
+//!
+//! - Appenders encode their records into the queue under one mutex; that is where LSNs are
+//!   assigned and where each record's segment is decided (its CRC seed and encryption key
+//!   depend on it), so LSNs are dense and ordered.
+//! - The writer takes everything queued, pads each segment's part to a block boundary with a
+//!   padding frame (which records the durable LSN known at that moment), and writes it at the
+//!   segment's next block: bytes of an earlier flush are never rewritten.
+//! - The sync thread runs `fdatasync` and then publishes the durable LSN. The writer hands it
+//!   a batch only when it is idle, so while batch N is being synced, batch N+1 is written and
+//!   batch N+2 accumulates: the batch size follows the load with no timer.
+//! - Any write or sync error poisons the log: every waiter whose record is not yet durable and
+//!   every later append gets that error; nothing is retried.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+
+use cairn_io::{AlignedBuf, FileRef, FsRef, OpenOptions};
+
+use crate::Lsn;
+use crate::crypto::{KeyRing, TAG_BYTES};
+use crate::error::{Result, WalError};
+use crate::record::{
+    FrameHeader, RECORD_HEADER_BYTES, RESERVED_TYPE_START, Record, frame_crc, padding_for,
+    write_padding,
+};
+use crate::recovery::SegmentMeta;
+use crate::segment::{BLOCK_BYTES, SegmentCtx};
+
+/// Counters exported for benchmarks and metrics.
+#[derive(Debug, Default)]
+pub struct WalStats {
+    pub records_appended: AtomicU64,
+    pub flushes: AtomicU64,
+    pub bytes_written: AtomicU64,
+    pub padding_bytes: AtomicU64,
+    pub fsyncs: AtomicU64,
+    pub segments_created: AtomicU64,
+}
+
+/// Queued, not yet written frames of one segment.
+struct Part {
+    seg: Arc<SegmentCtx>,
+    buf: AlignedBuf,
+    last_lsn: u64,
+}
+
+pub(crate) struct Queue {
+    pub next_lsn: u64,
+    /// The segment new records go to.
+    current: Arc<SegmentCtx>,
+    /// Bytes of `current` already written or queued (including its header block).
+    current_bytes: u64,
+    parts: VecDeque<Part>,
+    pending_bytes: usize,
+    spare: Vec<AlignedBuf>,
+    shutdown: bool,
+}
+
+#[derive(Default)]
+struct SyncSlot {
+    job: Option<(FileRef, u64)>,
+    busy: bool,
+    shutdown: bool,
+}
+
+pub(crate) struct Shared {
+    pub fs: FsRef,
+    pub dir: PathBuf,
+    pub direct: bool,
+    pub keys: Option<KeyRing>,
+    pub segment_target_bytes: u64,
+    pub max_record_bytes: usize,
+    pub max_pending_bytes: usize,
+    pub preallocate: bool,
+    queue: Mutex<Queue>,
+    work_cv: Condvar,
+    space_cv: Condvar,
+    sync: Mutex<SyncSlot>,
+    sync_cv: Condvar,
+    pub durable_lsn: AtomicU64,
+    durable_mx: Mutex<()>,
+    durable_cv: Condvar,
+    poison: OnceLock<Arc<WalError>>,
+    /// Segments on disk, oldest first; the last one is the one being written.
+    pub segments: Mutex<Vec<SegmentMeta>>,
+    pub stats: WalStats,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding one of these locks leaves consistent data (every critical section
+    // finishes its updates before anything can panic); keep going rather than cascade.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub(crate) struct SharedInit {
+    pub fs: FsRef,
+    pub dir: PathBuf,
+    pub direct: bool,
+    pub keys: Option<KeyRing>,
+    pub segment_target_bytes: u64,
+    pub max_record_bytes: usize,
+    pub max_pending_bytes: usize,
+    pub preallocate: bool,
+    pub next_lsn: u64,
+    pub segments: Vec<SegmentMeta>,
+    pub active: Arc<SegmentCtx>,
+}
+
+impl Shared {
+    pub(crate) fn new(init: SharedInit) -> Arc<Shared> {
+        let durable = init.next_lsn - 1;
+        Arc::new(Shared {
+            fs: init.fs,
+            dir: init.dir,
+            direct: init.direct,
+            keys: init.keys,
+            segment_target_bytes: init.segment_target_bytes,
+            max_record_bytes: init.max_record_bytes,
+            max_pending_bytes: init.max_pending_bytes,
+            preallocate: init.preallocate,
+            queue: Mutex::new(Queue {
+                next_lsn: init.next_lsn,
+                current: init.active,
+                current_bytes: BLOCK_BYTES as u64,
+                parts: VecDeque::new(),
+                pending_bytes: 0,
+                spare: Vec::new(),
+                shutdown: false,
+            }),
+            work_cv: Condvar::new(),
+            space_cv: Condvar::new(),
+            sync: Mutex::new(SyncSlot::default()),
+            sync_cv: Condvar::new(),
+            durable_lsn: AtomicU64::new(durable),
+            durable_mx: Mutex::new(()),
+            durable_cv: Condvar::new(),
+            poison: OnceLock::new(),
+            segments: Mutex::new(init.segments),
+            stats: WalStats::default(),
+        })
+    }
+
+    pub(crate) fn poisoned(&self) -> Option<WalError> {
+        self.poison.get().map(|e| WalError::Poisoned(e.clone()))
+    }
+
+    /// Records the first failure and wakes everybody who might wait for progress.
+    fn poison(&self, err: WalError) {
+        if self.poison.set(Arc::new(err)).is_ok()
+            && let Some(e) = self.poison.get()
+        {
+            tracing::error!(error = %e, "WAL poisoned: no further writes are accepted");
+        }
+        drop(lock(&self.queue));
+        self.work_cv.notify_all();
+        self.space_cv.notify_all();
+        drop(lock(&self.sync));
+        self.sync_cv.notify_all();
+        drop(lock(&self.durable_mx));
+        self.durable_cv.notify_all();
+    }
+
+    pub(crate) fn last_assigned(&self) -> u64 {
+        lock(&self.queue).next_lsn - 1
+    }
+
+    /// Validates, assigns LSNs and queues `records`; returns the first and last LSN.
+    pub(crate) fn enqueue(&self, records: &[Record<'_>]) -> Result<(Lsn, Lsn)> {
+        for r in records {
+            if r.record_type >= RESERVED_TYPE_START {
+                return Err(WalError::ReservedRecordType(r.record_type));
+            }
+            if r.payload.len() > self.max_record_bytes {
+                return Err(WalError::RecordTooLarge {
+                    len: r.payload.len(),
+                    max: self.max_record_bytes,
+                });
+            }
+        }
+        let mut q = lock(&self.queue);
+        while q.pending_bytes >= self.max_pending_bytes
+            && !q.parts.is_empty()
+            && self.poison.get().is_none()
+        {
+            q = self.space_cv.wait(q).unwrap_or_else(|e| e.into_inner());
+        }
+        if let Some(e) = self.poisoned() {
+            return Err(e);
+        }
+        if q.shutdown {
+            return Err(WalError::Closed);
+        }
+        let first = q.next_lsn;
+        for r in records {
+            let tag = if self.keys.is_some() { TAG_BYTES } else { 0 };
+            let frame_len = (RECORD_HEADER_BYTES + r.payload.len() + tag) as u64;
+            if q.current_bytes > BLOCK_BYTES as u64
+                && q.current_bytes + frame_len > self.segment_target_bytes
+            {
+                let prev_first = q.current.header.first_lsn;
+                q.current =
+                    SegmentCtx::create(&self.dir, q.next_lsn, prev_first, self.keys.as_ref())?;
+                q.current_bytes = BLOCK_BYTES as u64;
+            }
+            let lsn = q.next_lsn;
+            let seg = q.current.clone();
+            let needs_part = q.parts.back().is_none_or(|p| !Arc::ptr_eq(&p.seg, &seg));
+            if needs_part {
+                let buf = q.spare.pop().unwrap_or_default();
+                q.parts.push_back(Part {
+                    seg: seg.clone(),
+                    buf,
+                    last_lsn: lsn,
+                });
+            }
+            if let Some(part) = q.parts.back_mut() {
+                encode_frame(&mut part.buf, &seg, lsn, r);
+                part.last_lsn = lsn;
+            }
+            q.next_lsn += 1;
+            q.current_bytes += frame_len;
+            q.pending_bytes += frame_len as usize;
+        }
+        let last = q.next_lsn - 1;
+        drop(q);
+        self.stats
+            .records_appended
+            .fetch_add(records.len() as u64, Ordering::Relaxed);
+        self.work_cv.notify_one();
+        Ok((Lsn(first), Lsn(last)))
+    }
+
+    /// Blocks until `lsn` is durable or the log is poisoned.
+    pub(crate) fn wait_durable(&self, lsn: u64) -> Result<()> {
+        if self.durable_lsn.load(Ordering::Acquire) >= lsn {
+            return Ok(());
+        }
+        let mut guard = lock(&self.durable_mx);
+        loop {
+            if self.durable_lsn.load(Ordering::Acquire) >= lsn {
+                return Ok(());
+            }
+            if let Some(e) = self.poisoned() {
+                return Err(e);
+            }
+            guard = self
+                .durable_cv
+                .wait(guard)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    pub(crate) fn begin_shutdown(&self) {
+        lock(&self.queue).shutdown = true;
+        self.work_cv.notify_all();
+        self.space_cv.notify_all();
+    }
+}
+
+/// Encodes one record frame for segment `seg` at `lsn` onto `out`.
+fn encode_frame(out: &mut AlignedBuf, seg: &SegmentCtx, lsn: u64, r: &Record<'_>) {
+    let tag = if seg.cipher.is_some() { TAG_BYTES } else { 0 };
+    let header = FrameHeader {
+        payload_len: (r.payload.len() + tag) as u32,
+        crc: 0,
+        lsn,
+        record_type: r.record_type,
+        flags: r.flags,
+        tenant_id: r.tenant_id,
+        database_id: r.database_id,
+    };
+    let raw = header.encode();
+    let start = out.len();
+    out.extend_from_slice(&raw);
+    out.extend_from_slice(r.payload);
+    if let Some(cipher) = &seg.cipher {
+        let body = &mut out.as_mut_slice()[start + RECORD_HEADER_BYTES..];
+        let tag = cipher.seal(lsn, &raw, body);
+        out.extend_from_slice(&tag);
+    }
+    let crc = frame_crc(
+        seg.id(),
+        &raw,
+        &out.as_slice()[start + RECORD_HEADER_BYTES..],
+    );
+    out.as_mut_slice()[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// The segment file the writer appends to.
+pub(crate) struct ActiveFile {
+    pub seg: Arc<SegmentCtx>,
+    pub file: FileRef,
+    /// Next write offset (always a block boundary).
+    pub offset: u64,
+}
+
+/// Creates a segment file durably: header written to a temporary name, preallocated,
+/// synced, renamed into place (replacing an empty segment of the same name, if any), and the
+/// directory synced.
+pub(crate) fn create_segment_file(shared: &Shared, seg: &Arc<SegmentCtx>) -> Result<ActiveFile> {
+    let path = &seg.path;
+    let mut tmp = path.clone().into_os_string();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let fs = &shared.fs;
+    let io = |op: &'static str| move |e| WalError::io(op, path.clone(), e);
+    if fs.exists(&tmp).map_err(io("check temporary segment"))? {
+        fs.remove_file(&tmp)
+            .map_err(io("remove temporary segment"))?;
+    }
+    let file = fs
+        .open(&tmp, OpenOptions::create_new().with_direct(shared.direct))
+        .map_err(io("create segment"))?;
+    let mut block = AlignedBuf::with_capacity(BLOCK_BYTES);
+    block.extend_from_slice(&seg.raw_header);
+    block.extend_filled(0, BLOCK_BYTES - seg.raw_header.len());
+    file.write_all_at(block.as_slice(), 0)
+        .map_err(io("write segment header"))?;
+    if shared.preallocate {
+        file.preallocate(shared.segment_target_bytes.max(BLOCK_BYTES as u64))
+            .map_err(io("preallocate segment"))?;
+    }
+    file.sync_data().map_err(io("sync new segment"))?;
+    fs.rename(&tmp, path).map_err(io("rename new segment"))?;
+    fs.sync_dir(&shared.dir)
+        .map_err(|e| WalError::io("sync WAL directory", shared.dir.clone(), e))?;
+    shared
+        .stats
+        .segments_created
+        .fetch_add(1, Ordering::Relaxed);
+    Ok(ActiveFile {
+        seg: seg.clone(),
+        file,
+        offset: BLOCK_BYTES as u64,
+    })
+}
+
+/// The writer thread's loop.
+pub(crate) fn run_writer(shared: &Shared, mut active: ActiveFile) {
+    loop {
+        let parts = {
+            let mut q = lock(&shared.queue);
+            while q.parts.is_empty() && !q.shutdown && shared.poison.get().is_none() {
+                q = shared.work_cv.wait(q).unwrap_or_else(|e| e.into_inner());
+            }
+            if shared.poison.get().is_some() || (q.parts.is_empty() && q.shutdown) {
+                break;
+            }
+            q.pending_bytes = 0;
+            std::mem::take(&mut q.parts)
+        };
+        shared.space_cv.notify_all();
+        if let Err(err) = write_parts(shared, &mut active, parts) {
+            shared.poison(err);
+            break;
+        }
+    }
+    wait_sync_idle(shared);
+    lock(&shared.sync).shutdown = true;
+    shared.sync_cv.notify_all();
+}
+
+fn write_parts(shared: &Shared, active: &mut ActiveFile, parts: VecDeque<Part>) -> Result<()> {
+    for mut part in parts {
+        if !Arc::ptr_eq(&part.seg, &active.seg) {
+            // Everything of the old segment must be durable before the new one takes records:
+            // recovery relies on a sealed segment being complete.
+            wait_sync_idle(shared);
+            if let Some(e) = shared.poisoned() {
+                return Err(e);
+            }
+            *active = create_segment_file(shared, &part.seg)?;
+            lock(&shared.segments).push(SegmentMeta {
+                path: part.seg.path.clone(),
+                ctx: part.seg.clone(),
+            });
+        }
+        let pad = padding_for(part.buf.len(), BLOCK_BYTES);
+        let claim = shared.durable_lsn.load(Ordering::Acquire);
+        write_padding(&mut part.buf, active.seg.id(), pad, claim);
+        active
+            .file
+            .write_all_at(part.buf.as_slice(), active.offset)
+            .map_err(|e| WalError::io("write segment", active.seg.path.clone(), e))?;
+        active.offset += part.buf.len() as u64;
+        shared.stats.flushes.fetch_add(1, Ordering::Relaxed);
+        shared
+            .stats
+            .bytes_written
+            .fetch_add(part.buf.len() as u64, Ordering::Relaxed);
+        shared
+            .stats
+            .padding_bytes
+            .fetch_add(pad as u64, Ordering::Relaxed);
+        {
+            let mut q = lock(&shared.queue);
+            if Arc::ptr_eq(&q.current, &part.seg) {
+                q.current_bytes += pad as u64;
+            }
+            part.buf.clear();
+            if q.spare.len() < 4 && part.buf.capacity() <= 4 << 20 {
+                q.spare.push(std::mem::take(&mut part.buf));
+            }
+        }
+        hand_to_sync(shared, active.file.clone(), part.last_lsn);
+    }
+    Ok(())
+}
+
+/// Waits until the sync thread has nothing queued or running.
+fn wait_sync_idle(shared: &Shared) {
+    let mut slot = lock(&shared.sync);
+    while (slot.job.is_some() || slot.busy) && shared.poison.get().is_none() {
+        slot = shared.sync_cv.wait(slot).unwrap_or_else(|e| e.into_inner());
+    }
+}
+
+/// Queues a sync of `file` covering records up to `last_lsn`, once the sync thread is idle
+/// (so at most one sync runs while the next batch is being written).
+fn hand_to_sync(shared: &Shared, file: FileRef, last_lsn: u64) {
+    let mut slot = lock(&shared.sync);
+    while (slot.job.is_some() || slot.busy) && shared.poison.get().is_none() {
+        slot = shared.sync_cv.wait(slot).unwrap_or_else(|e| e.into_inner());
+    }
+    slot.job = Some((file, last_lsn));
+    drop(slot);
+    shared.sync_cv.notify_all();
+}
+
+/// The sync thread's loop.
+pub(crate) fn run_syncer(shared: &Shared) {
+    loop {
+        let (file, last_lsn) = {
+            let mut slot = lock(&shared.sync);
+            loop {
+                if shared.poison.get().is_some() {
+                    return;
+                }
+                if let Some(job) = slot.job.take() {
+                    slot.busy = true;
+                    break job;
+                }
+                if slot.shutdown {
+                    return;
+                }
+                slot = shared.sync_cv.wait(slot).unwrap_or_else(|e| e.into_inner());
+            }
+        };
+        let result = file.sync_data();
+        shared.stats.fsyncs.fetch_add(1, Ordering::Relaxed);
+        match result {
+            Ok(()) => {
+                shared.durable_lsn.fetch_max(last_lsn, Ordering::AcqRel);
+                lock(&shared.sync).busy = false;
+                shared.sync_cv.notify_all();
+                drop(lock(&shared.durable_mx));
+                shared.durable_cv.notify_all();
+            }
+            Err(e) => {
+                lock(&shared.sync).busy = false;
+                shared.poison(WalError::io("fdatasync segment", shared.dir.clone(), e));
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! Streaming frame reader over one segment file: bounded memory, lengths checked before
+//! anything is allocated, every frame CRC-verified against its segment id.
+
+use std::sync::Arc;
+
+use cairn_io::FileRef;
+
+use crate::Lsn;
+use crate::crypto::TAG_BYTES;
+use crate::error::{Corruption, Result, WalError};
+use crate::record::{FrameHeader, RECORD_HEADER_BYTES, WalRecord, padding_claim, verify_crc};
+use crate::segment::{BLOCK_BYTES, SegmentCtx};
+
+const READ_CHUNK_BYTES: usize = 1 << 20;
+
+/// One step of reading a segment.
+#[derive(Debug)]
+pub(crate) enum Frame {
+    /// A CRC-valid record (payload still as stored: ciphertext when encrypted).
+    Record {
+        offset: u64,
+        header: FrameHeader,
+        raw: [u8; RECORD_HEADER_BYTES],
+        payload: Vec<u8>,
+    },
+    /// A CRC-valid padding frame ending on a block boundary, with its durable-LSN claim.
+    Padding { claim: u64 },
+    /// Nothing but zero bytes (or nothing at all) from here to the end of the file.
+    End { offset: u64 },
+    /// Bytes that are not a valid frame.
+    Bad { offset: u64, problem: Corruption },
+}
+
+pub(crate) struct FrameReader {
+    file: FileRef,
+    pub(crate) ctx: Arc<SegmentCtx>,
+    file_len: u64,
+    buf: Vec<u8>,
+    /// File offset of `buf[0]`.
+    buf_start: u64,
+    /// File offset of the next frame.
+    pos: u64,
+}
+
+impl FrameReader {
+    pub(crate) fn new(file: FileRef, ctx: Arc<SegmentCtx>, file_len: u64) -> Self {
+        Self {
+            file,
+            ctx,
+            file_len,
+            buf: Vec::new(),
+            buf_start: BLOCK_BYTES as u64,
+            pos: BLOCK_BYTES as u64,
+        }
+    }
+
+    pub(crate) fn seek(&mut self, offset: u64) {
+        self.pos = offset;
+        if offset < self.buf_start || offset > self.buf_start + self.buf.len() as u64 {
+            self.buf.clear();
+            self.buf_start = offset;
+        }
+    }
+
+    pub(crate) fn position(&self) -> u64 {
+        self.pos
+    }
+
+    pub(crate) fn file_len(&self) -> u64 {
+        self.file_len
+    }
+
+    /// Makes `buf` hold bytes `[pos, pos + n)` (n must not exceed what the file has left).
+    fn fill(&mut self, n: usize) -> Result<&[u8]> {
+        let rel = (self.pos - self.buf_start) as usize;
+        if rel + n > self.buf.len() {
+            // Drop what was consumed, then read at least a chunk.
+            self.buf.drain(..rel);
+            self.buf_start = self.pos;
+            let want = n
+                .max(READ_CHUNK_BYTES)
+                .min((self.file_len - self.buf_start) as usize);
+            let have = self.buf.len();
+            if want > have {
+                self.buf.resize(want, 0);
+                let at = self.buf_start + have as u64;
+                self.file
+                    .read_exact_at(&mut self.buf[have..], at)
+                    .map_err(|e| WalError::io("read segment", self.ctx.path.clone(), e))?;
+            }
+        }
+        let rel = (self.pos - self.buf_start) as usize;
+        Ok(&self.buf[rel..rel + n])
+    }
+
+    fn rest_is_zero(&mut self) -> Result<bool> {
+        let mut at = self.pos;
+        let mut chunk = vec![0u8; READ_CHUNK_BYTES.min((self.file_len - at) as usize)];
+        while at < self.file_len {
+            let n = chunk.len().min((self.file_len - at) as usize);
+            self.file
+                .read_exact_at(&mut chunk[..n], at)
+                .map_err(|e| WalError::io("read segment", self.ctx.path.clone(), e))?;
+            if chunk[..n].iter().any(|&b| b != 0) {
+                return Ok(false);
+            }
+            at += n as u64;
+        }
+        Ok(true)
+    }
+
+    /// Reads the frame at the current position and advances past it if it is valid.
+    pub(crate) fn next_frame(&mut self) -> Result<Frame> {
+        let offset = self.pos;
+        let left = self.file_len.saturating_sub(offset);
+        if left < RECORD_HEADER_BYTES as u64 {
+            return Ok(if left == 0 || self.rest_is_zero()? {
+                Frame::End { offset }
+            } else {
+                Frame::Bad {
+                    offset,
+                    problem: Corruption::Truncated {
+                        len: RECORD_HEADER_BYTES as u64,
+                        available: left,
+                    },
+                }
+            });
+        }
+        let mut raw = [0u8; RECORD_HEADER_BYTES];
+        raw.copy_from_slice(self.fill(RECORD_HEADER_BYTES)?);
+        let header = match FrameHeader::decode(&raw) {
+            Ok(h) => h,
+            Err(Corruption::Zeroed) if self.rest_is_zero()? => return Ok(Frame::End { offset }),
+            Err(problem) => return Ok(Frame::Bad { offset, problem }),
+        };
+        let frame_len = header.frame_len() as u64;
+        if frame_len > left {
+            return Ok(Frame::Bad {
+                offset,
+                problem: Corruption::Truncated {
+                    len: frame_len,
+                    available: left,
+                },
+            });
+        }
+        let segment_id = self.ctx.id();
+        let frame = self.fill(frame_len as usize)?;
+        let payload = &frame[RECORD_HEADER_BYTES..];
+        if let Err(problem) = verify_crc(segment_id, &header, &raw, payload) {
+            return Ok(Frame::Bad { offset, problem });
+        }
+        if header.is_padding() {
+            if !(offset + frame_len).is_multiple_of(BLOCK_BYTES as u64) {
+                return Ok(Frame::Bad {
+                    offset,
+                    problem: Corruption::BadPadding { len: frame_len },
+                });
+            }
+            let claim = padding_claim(payload);
+            self.pos = offset + frame_len;
+            return Ok(Frame::Padding { claim });
+        }
+        let payload = payload.to_vec();
+        self.pos = offset + frame_len;
+        Ok(Frame::Record {
+            offset,
+            header,
+            raw,
+            payload,
+        })
+    }
+
+    /// Turns a CRC-valid record frame into a plaintext [`WalRecord`], authenticating it when
+    /// the segment is encrypted.
+    pub(crate) fn open_record(
+        &self,
+        offset: u64,
+        header: FrameHeader,
+        raw: &[u8; RECORD_HEADER_BYTES],
+        mut payload: Vec<u8>,
+    ) -> Result<WalRecord> {
+        if let Some(cipher) = &self.ctx.cipher {
+            let tampered = || WalError::Corrupt {
+                segment: self.ctx.path.clone(),
+                offset,
+                lsn: Some(header.lsn),
+                problem: Corruption::Tampered,
+            };
+            let body_len = payload.len().checked_sub(TAG_BYTES).ok_or_else(tampered)?;
+            let mut tag = [0u8; TAG_BYTES];
+            tag.copy_from_slice(&payload[body_len..]);
+            payload.truncate(body_len);
+            if !cipher.open(header.lsn, raw, &mut payload, &tag) {
+                return Err(tampered());
+            }
+        }
+        Ok(WalRecord {
+            lsn: Lsn(header.lsn),
+            record_type: header.record_type,
+            flags: header.flags,
+            tenant_id: header.tenant_id,
+            database_id: header.database_id,
+            payload,
+        })
+    }
+}

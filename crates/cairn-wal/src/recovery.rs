@@ -1,0 +1,409 @@
+//! Opening a log directory: listing segments, checking their chain, verifying sealed
+//! segments and finding the end of the last one.
+//!
+//! The rules (docs/formats/wal.md, "Recovery"):
+//! - every segment header must be valid and its name must match its first LSN; each header
+//!   names its predecessor's first LSN, so a missing middle segment is detected;
+//! - a sealed segment (one with a successor) must hold exactly the LSNs up to the successor's
+//!   first LSN − 1; any damage there is an error;
+//! - in the last segment, damage is a torn tail unless a later flush that survived claims a
+//!   durable LSN at or past the damaged record: every flush ends with a padding frame carrying
+//!   the LSN known durable when it was written, so acknowledged data cannot hide behind a
+//!   "torn tail".
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use cairn_io::{Fs, OpenOptions, align_up};
+
+use crate::crypto::KeyRing;
+use crate::error::{Corruption, Result, WalError};
+use crate::options::RecoveryPolicy;
+use crate::reader::{Frame, FrameReader};
+use crate::segment::{BLOCK_BYTES, SegmentCtx, SegmentHeader, parse_segment_file_name};
+
+/// A segment found on disk.
+#[derive(Debug, Clone)]
+pub(crate) struct SegmentMeta {
+    pub path: PathBuf,
+    pub ctx: Arc<SegmentCtx>,
+}
+
+impl SegmentMeta {
+    pub(crate) fn first_lsn(&self) -> u64 {
+        self.ctx.header.first_lsn
+    }
+}
+
+/// What was cut off the end of the last segment when opening.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TornTail {
+    pub segment: PathBuf,
+    /// Where the damage starts; the file was truncated to this length.
+    pub offset: u64,
+    pub bytes_dropped: u64,
+    /// Why the bytes at `offset` are not a valid frame.
+    pub problem: Corruption,
+    /// Valid (but never acknowledged) frames found after the damage and dropped with it.
+    pub later_frames_dropped: u64,
+}
+
+/// The outcome of scanning one segment.
+#[derive(Debug)]
+pub(crate) struct ScanResult {
+    /// LSN of the last valid record (first LSN − 1 if none).
+    pub last_lsn: u64,
+    pub records: u64,
+    pub tail: Option<TornTail>,
+    /// Under [`RecoveryPolicy::Salvage`]: the damage where scanning stopped.
+    pub salvaged: Option<WalError>,
+}
+
+/// Lists the segments of `dir` in LSN order, removing leftover temporary files, and checks
+/// headers, names, keys and the predecessor chain.
+pub(crate) fn list_segments(
+    fs: &dyn Fs,
+    dir: &Path,
+    keys: Option<&KeyRing>,
+) -> Result<Vec<SegmentMeta>> {
+    let entries = fs
+        .list_dir(dir)
+        .map_err(|e| WalError::io("list WAL directory", dir, e))?;
+    let mut removed_tmp = false;
+    let mut named: Vec<(u64, PathBuf)> = Vec::new();
+    for entry in entries {
+        if entry.is_dir {
+            continue;
+        }
+        if entry.name.starts_with("wal-") && entry.name.ends_with(".seg.tmp") {
+            let path = dir.join(&entry.name);
+            fs.remove_file(&path)
+                .map_err(|e| WalError::io("remove temporary segment", &path, e))?;
+            removed_tmp = true;
+        } else if let Some(first_lsn) = parse_segment_file_name(&entry.name) {
+            named.push((first_lsn, dir.join(&entry.name)));
+        }
+    }
+    if removed_tmp {
+        fs.sync_dir(dir)
+            .map_err(|e| WalError::io("sync WAL directory", dir, e))?;
+    }
+    named.sort();
+    let mut out: Vec<SegmentMeta> = Vec::with_capacity(named.len());
+    for (name_lsn, path) in named {
+        let header = read_header(fs, &path)?;
+        if header.first_lsn != name_lsn {
+            return Err(corrupt(
+                &path,
+                0,
+                None,
+                Corruption::NameMismatch {
+                    name_lsn,
+                    header_lsn: header.first_lsn,
+                },
+            ));
+        }
+        if let Some(prev) = out.last()
+            && header.prev_first_lsn != prev.first_lsn()
+        {
+            return Err(WalError::MissingSegment {
+                segment: path,
+                expected_prev_first_lsn: header.prev_first_lsn,
+                found_prev_first_lsn: prev.first_lsn(),
+            });
+        }
+        let ctx = SegmentCtx::from_header(path.clone(), header, keys)?;
+        out.push(SegmentMeta { path, ctx });
+    }
+    Ok(out)
+}
+
+fn read_header(fs: &dyn Fs, path: &Path) -> Result<SegmentHeader> {
+    let file = fs
+        .open(path, OpenOptions::read())
+        .map_err(|e| WalError::io("open segment", path, e))?;
+    let mut raw = [0u8; crate::segment::SEGMENT_HEADER_BYTES];
+    let n =
+        read_up_to(&*file, &mut raw).map_err(|e| WalError::io("read segment header", path, e))?;
+    SegmentHeader::decode(&raw[..n]).map_err(|problem| corrupt(path, 0, None, problem))
+}
+
+fn read_up_to(file: &dyn cairn_io::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        let n = file.read_at(&mut buf[done..], done as u64)?;
+        if n == 0 {
+            break;
+        }
+        done += n;
+    }
+    Ok(done)
+}
+
+pub(crate) fn corrupt(path: &Path, offset: u64, lsn: Option<u64>, problem: Corruption) -> WalError {
+    WalError::Corrupt {
+        segment: path.to_path_buf(),
+        offset,
+        lsn,
+        problem,
+    }
+}
+
+pub(crate) fn open_reader(fs: &dyn Fs, meta: &SegmentMeta) -> Result<FrameReader> {
+    let file = fs
+        .open(&meta.path, OpenOptions::read())
+        .map_err(|e| WalError::io("open segment", &meta.path, e))?;
+    let len = file
+        .len_bytes()
+        .map_err(|e| WalError::io("stat segment", &meta.path, e))?;
+    Ok(FrameReader::new(file, meta.ctx.clone(), len))
+}
+
+/// Scans a sealed segment, which must hold exactly the LSNs `first_lsn..=expected_last`.
+/// `next` is the successor (for the error when LSNs are missing). With `authenticate`, every
+/// encrypted record's tag is checked too.
+pub(crate) fn scan_sealed(
+    fs: &dyn Fs,
+    meta: &SegmentMeta,
+    next: &SegmentMeta,
+    policy: RecoveryPolicy,
+    authenticate: bool,
+) -> Result<ScanResult> {
+    let expected_last = next.first_lsn() - 1;
+    let mut reader = open_reader(fs, meta)?;
+    let mut expected = meta.first_lsn();
+    let mut records = 0u64;
+    let fail = |err: WalError, last: u64, records: u64| -> Result<ScanResult> {
+        match policy {
+            RecoveryPolicy::Strict => Err(err),
+            RecoveryPolicy::Salvage => Ok(ScanResult {
+                last_lsn: last,
+                records,
+                tail: None,
+                salvaged: Some(err),
+            }),
+        }
+    };
+    while expected <= expected_last {
+        match reader.next_frame()? {
+            Frame::Record {
+                offset,
+                header,
+                raw,
+                payload,
+            } => {
+                if header.lsn != expected {
+                    let problem = Corruption::LsnMismatch {
+                        expected,
+                        found: header.lsn,
+                    };
+                    return fail(
+                        corrupt(&meta.path, offset, Some(expected), problem),
+                        expected - 1,
+                        records,
+                    );
+                }
+                if authenticate
+                    && meta.ctx.cipher.is_some()
+                    && let Err(e) = reader.open_record(offset, header, &raw, payload)
+                {
+                    return fail(e, expected - 1, records);
+                }
+                expected += 1;
+                records += 1;
+            }
+            Frame::Padding { .. } => {}
+            Frame::End { .. } => {
+                let err = WalError::LsnGap {
+                    segment: next.path.clone(),
+                    prev_last_lsn: expected - 1,
+                    first_lsn: next.first_lsn(),
+                };
+                return fail(err, expected - 1, records);
+            }
+            Frame::Bad { offset, problem } => {
+                return fail(
+                    corrupt(&meta.path, offset, Some(expected), problem),
+                    expected - 1,
+                    records,
+                );
+            }
+        }
+    }
+    Ok(ScanResult {
+        last_lsn: expected_last,
+        records,
+        tail: None,
+        salvaged: None,
+    })
+}
+
+/// Scans the last segment and finds its valid end. A torn tail is reported (the caller
+/// truncates it); damage that a surviving later flush proves was acknowledged is an error
+/// under the strict policy.
+pub(crate) fn scan_last(
+    fs: &dyn Fs,
+    meta: &SegmentMeta,
+    policy: RecoveryPolicy,
+) -> Result<ScanResult> {
+    let mut reader = open_reader(fs, meta)?;
+    let mut expected = meta.first_lsn();
+    let mut records = 0u64;
+    loop {
+        match reader.next_frame()? {
+            Frame::Record {
+                offset,
+                header,
+                raw,
+                payload,
+            } => {
+                if header.lsn != expected {
+                    let problem = Corruption::LsnMismatch {
+                        expected,
+                        found: header.lsn,
+                    };
+                    let err = corrupt(&meta.path, offset, Some(expected), problem.clone());
+                    return damaged(
+                        &mut reader,
+                        meta,
+                        policy,
+                        offset,
+                        problem,
+                        err,
+                        expected,
+                        records,
+                    );
+                }
+                if meta.ctx.cipher.is_some()
+                    && let Err(err) = reader.open_record(offset, header, &raw, payload)
+                {
+                    return damaged(
+                        &mut reader,
+                        meta,
+                        policy,
+                        offset,
+                        Corruption::Tampered,
+                        err,
+                        expected,
+                        records,
+                    );
+                }
+                expected += 1;
+                records += 1;
+            }
+            Frame::Padding { .. } => {}
+            Frame::End { .. } => {
+                return Ok(ScanResult {
+                    last_lsn: expected - 1,
+                    records,
+                    tail: None,
+                    salvaged: None,
+                });
+            }
+            Frame::Bad { offset, problem } => {
+                let claim = look_ahead(&mut reader, offset)?;
+                if claim.max_claim >= expected {
+                    let err = corrupt(&meta.path, offset, Some(expected), problem.clone());
+                    return damaged(
+                        &mut reader,
+                        meta,
+                        policy,
+                        offset,
+                        problem,
+                        err,
+                        expected,
+                        records,
+                    );
+                }
+                let tail = TornTail {
+                    segment: meta.path.clone(),
+                    offset,
+                    bytes_dropped: reader.file_len() - offset,
+                    problem,
+                    later_frames_dropped: claim.frames,
+                };
+                return Ok(ScanResult {
+                    last_lsn: expected - 1,
+                    records,
+                    tail: Some(tail),
+                    salvaged: None,
+                });
+            }
+        }
+    }
+}
+
+/// Damage to data that may have been acknowledged: an error, or under salvage a cut there.
+#[allow(clippy::too_many_arguments)]
+fn damaged(
+    reader: &mut FrameReader,
+    meta: &SegmentMeta,
+    policy: RecoveryPolicy,
+    offset: u64,
+    problem: Corruption,
+    err: WalError,
+    expected: u64,
+    records: u64,
+) -> Result<ScanResult> {
+    match policy {
+        RecoveryPolicy::Strict => Err(err),
+        RecoveryPolicy::Salvage => {
+            let frames = look_ahead(reader, offset)?.frames;
+            let tail = TornTail {
+                segment: meta.path.clone(),
+                offset,
+                bytes_dropped: reader.file_len() - offset,
+                problem,
+                later_frames_dropped: frames,
+            };
+            Ok(ScanResult {
+                last_lsn: expected - 1,
+                records,
+                tail: Some(tail),
+                salvaged: Some(err),
+            })
+        }
+    }
+}
+
+struct LookAhead {
+    frames: u64,
+    max_claim: u64,
+}
+
+/// Probes every block boundary after damage at `bad_offset` for flushes that survived,
+/// collecting their durable-LSN claims.
+fn look_ahead(reader: &mut FrameReader, bad_offset: u64) -> Result<LookAhead> {
+    let block = BLOCK_BYTES as u64;
+    let mut out = LookAhead {
+        frames: 0,
+        max_claim: 0,
+    };
+    let mut probe = align_up(bad_offset + 1, block);
+    while probe < reader.file_len() {
+        reader.seek(probe);
+        let mut progressed = false;
+        loop {
+            match reader.next_frame()? {
+                Frame::Record { .. } => {
+                    out.frames += 1;
+                    progressed = true;
+                }
+                Frame::Padding { claim } => {
+                    out.frames += 1;
+                    out.max_claim = out.max_claim.max(claim);
+                    progressed = true;
+                }
+                Frame::End { .. } => return Ok(out),
+                Frame::Bad { .. } => break,
+            }
+        }
+        let next = if progressed {
+            align_up(reader.position(), block)
+        } else {
+            probe
+        };
+        probe = next.max(probe) + if progressed && next > probe { 0 } else { block };
+    }
+    Ok(out)
+}

@@ -1,0 +1,69 @@
+//! Helpers shared by the WAL integration tests.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+
+use cairn_wal::{KeyRing, Lsn, Record, Wal, WalOptions, WalRecord};
+
+/// A deterministic payload for `lsn` of `len` bytes, so tests can check content.
+pub fn payload(lsn: u64, len: usize) -> Vec<u8> {
+    let mut x = lsn.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+pub fn record(lsn_hint: u64, payload: &[u8]) -> Record<'_> {
+    Record {
+        record_type: 7,
+        flags: (lsn_hint % 3) as u16,
+        tenant_id: 11,
+        database_id: 22,
+        payload,
+    }
+}
+
+pub fn small_segments() -> WalOptions {
+    WalOptions {
+        segment_target_bytes: 64 * 1024,
+        ..WalOptions::default()
+    }
+}
+
+pub fn ring() -> KeyRing {
+    KeyRing::new(1, [0x42; 32])
+}
+
+pub fn replay_all(wal: &Wal) -> Vec<WalRecord> {
+    wal.replay(Lsn(1))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap()
+}
+
+/// Asserts `records` are exactly LSNs `first..=last` with the payloads `payload(lsn, len)`.
+pub fn assert_dense(records: &[WalRecord], first: u64, last: u64, len: usize) {
+    assert_eq!(records.len() as u64, last + 1 - first, "record count");
+    for (i, r) in records.iter().enumerate() {
+        let lsn = first + i as u64;
+        assert_eq!(r.lsn, Lsn(lsn));
+        assert_eq!(r.payload, payload(lsn, len), "payload of LSN {lsn}");
+        assert_eq!(r.record_type, 7);
+        assert_eq!(r.tenant_id, 11);
+        assert_eq!(r.database_id, 22);
+    }
+}
+
+pub fn tempdir() -> tempfile::TempDir {
+    // /tmp is ext4 on the reference machine; tests that need O_DIRECT semantics use it.
+    tempfile::tempdir().expect("tempdir")
+}
+
+pub fn open(dir: &Path, options: WalOptions) -> Wal {
+    Wal::open(dir, options).expect("open WAL")
+}
