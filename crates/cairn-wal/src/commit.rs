@@ -201,8 +201,13 @@ impl Shared {
                 && q.current_bytes + frame_len > self.segment_target_bytes
             {
                 let prev_first = q.current.header.first_lsn;
-                q.current =
-                    SegmentCtx::create(&self.dir, q.next_lsn, prev_first, self.keys.as_ref())?;
+                q.current = SegmentCtx::create(
+                    &self.dir,
+                    q.next_lsn,
+                    prev_first,
+                    q.next_lsn - 1,
+                    self.keys.as_ref(),
+                )?;
                 q.current_bytes = BLOCK_BYTES as u64;
             }
             let lsn = q.next_lsn;

@@ -55,6 +55,9 @@ pub(crate) struct ScanResult {
     pub last_lsn: u64,
     pub records: u64,
     pub tail: Option<TornTail>,
+    /// The highest LSN of any valid record seen, including records dropped with a torn tail
+    /// (never reused).
+    pub max_lsn_seen: u64,
     /// Under [`RecoveryPolicy::Salvage`]: the damage where scanning stopped.
     pub salvaged: Option<WalError>,
 }
@@ -169,7 +172,17 @@ pub(crate) fn scan_sealed(
     policy: RecoveryPolicy,
     authenticate: bool,
 ) -> Result<ScanResult> {
-    let expected_last = next.first_lsn() - 1;
+    let expected_last = next.ctx.header.prev_last_lsn;
+    if expected_last + 1 < meta.first_lsn() {
+        let problem = Corruption::HeaderField {
+            field: "prev_last_lsn",
+            detail: format!(
+                "{expected_last} is below the previous segment's first LSN {}",
+                meta.first_lsn()
+            ),
+        };
+        return Err(corrupt(&next.path, 0, None, problem));
+    }
     let mut reader = open_reader(fs, meta)?;
     let mut expected = meta.first_lsn();
     let mut records = 0u64;
@@ -180,6 +193,7 @@ pub(crate) fn scan_sealed(
                 last_lsn: last,
                 records,
                 tail: None,
+                max_lsn_seen: last,
                 salvaged: Some(err),
             }),
         }
@@ -234,6 +248,7 @@ pub(crate) fn scan_sealed(
         last_lsn: expected_last,
         records,
         tail: None,
+        max_lsn_seen: expected_last,
         salvaged: None,
     })
 }
@@ -249,7 +264,7 @@ pub(crate) fn scan_last(
     let mut reader = open_reader(fs, meta)?;
     let mut expected = meta.first_lsn();
     let mut records = 0u64;
-    loop {
+    let (offset, problem, proven_durable) = loop {
         match reader.next_frame()? {
             Frame::Record {
                 offset,
@@ -258,152 +273,105 @@ pub(crate) fn scan_last(
                 payload,
             } => {
                 if header.lsn != expected {
-                    let problem = Corruption::LsnMismatch {
-                        expected,
-                        found: header.lsn,
-                    };
-                    let err = corrupt(&meta.path, offset, Some(expected), problem.clone());
-                    return damaged(
-                        &mut reader,
-                        meta,
-                        policy,
+                    break (
                         offset,
-                        problem,
-                        err,
-                        expected,
-                        records,
+                        Corruption::LsnMismatch {
+                            expected,
+                            found: header.lsn,
+                        },
+                        true,
                     );
                 }
                 if meta.ctx.cipher.is_some()
-                    && let Err(err) = reader.open_record(offset, header, &raw, payload)
+                    && reader.open_record(offset, header, &raw, payload).is_err()
                 {
-                    return damaged(
-                        &mut reader,
-                        meta,
-                        policy,
-                        offset,
-                        Corruption::Tampered,
-                        err,
-                        expected,
-                        records,
-                    );
+                    break (offset, Corruption::Tampered, true);
                 }
                 expected += 1;
                 records += 1;
             }
             Frame::Padding { .. } => {}
             Frame::End { .. } => {
+                let last_lsn = expected - 1;
                 return Ok(ScanResult {
-                    last_lsn: expected - 1,
+                    last_lsn,
                     records,
                     tail: None,
+                    max_lsn_seen: last_lsn,
                     salvaged: None,
                 });
             }
-            Frame::Bad { offset, problem } => {
-                let claim = look_ahead(&mut reader, offset)?;
-                if claim.max_claim >= expected {
-                    let err = corrupt(&meta.path, offset, Some(expected), problem.clone());
-                    return damaged(
-                        &mut reader,
-                        meta,
-                        policy,
-                        offset,
-                        problem,
-                        err,
-                        expected,
-                        records,
-                    );
-                }
-                let tail = TornTail {
-                    segment: meta.path.clone(),
-                    offset,
-                    bytes_dropped: reader.file_len() - offset,
-                    problem,
-                    later_frames_dropped: claim.frames,
-                };
-                return Ok(ScanResult {
-                    last_lsn: expected - 1,
-                    records,
-                    tail: Some(tail),
-                    salvaged: None,
-                });
-            }
+            Frame::Bad { offset, problem } => break (offset, problem, false),
         }
-    }
+    };
+    // A CRC-valid record with the wrong LSN or a failing tag is damage, never a torn write.
+    // Anything else is a torn tail unless a flush that survived after it claims that the
+    // record at `offset` was already durable.
+    let later = look_ahead(&mut reader, offset)?;
+    let damaged = proven_durable || later.max_claim >= expected;
+    let salvaged = if damaged {
+        let err = corrupt(&meta.path, offset, Some(expected), problem.clone());
+        match policy {
+            RecoveryPolicy::Strict => return Err(err),
+            RecoveryPolicy::Salvage => Some(err),
+        }
+    } else {
+        None
+    };
+    let tail = TornTail {
+        segment: meta.path.clone(),
+        offset,
+        bytes_dropped: reader.file_len() - offset,
+        problem,
+        later_frames_dropped: later.frames,
+    };
+    let last_lsn = expected - 1;
+    Ok(ScanResult {
+        last_lsn,
+        records,
+        tail: Some(tail),
+        max_lsn_seen: last_lsn.max(later.max_lsn),
+        salvaged,
+    })
 }
 
-/// Damage to data that may have been acknowledged: an error, or under salvage a cut there.
-#[allow(clippy::too_many_arguments)]
-fn damaged(
-    reader: &mut FrameReader,
-    meta: &SegmentMeta,
-    policy: RecoveryPolicy,
-    offset: u64,
-    problem: Corruption,
-    err: WalError,
-    expected: u64,
-    records: u64,
-) -> Result<ScanResult> {
-    match policy {
-        RecoveryPolicy::Strict => Err(err),
-        RecoveryPolicy::Salvage => {
-            let frames = look_ahead(reader, offset)?.frames;
-            let tail = TornTail {
-                segment: meta.path.clone(),
-                offset,
-                bytes_dropped: reader.file_len() - offset,
-                problem,
-                later_frames_dropped: frames,
-            };
-            Ok(ScanResult {
-                last_lsn: expected - 1,
-                records,
-                tail: Some(tail),
-                salvaged: Some(err),
-            })
-        }
-    }
-}
-
+/// What survived after damage in the last segment.
 struct LookAhead {
     frames: u64,
+    /// The highest durable-LSN claim of a surviving padding frame.
     max_claim: u64,
+    /// The highest LSN of a surviving record.
+    max_lsn: u64,
 }
 
 /// Probes every block boundary after damage at `bad_offset` for flushes that survived,
-/// collecting their durable-LSN claims.
+/// collecting their durable-LSN claims and record LSNs.
 fn look_ahead(reader: &mut FrameReader, bad_offset: u64) -> Result<LookAhead> {
     let block = BLOCK_BYTES as u64;
     let mut out = LookAhead {
         frames: 0,
         max_claim: 0,
+        max_lsn: 0,
     };
     let mut probe = align_up(bad_offset + 1, block);
     while probe < reader.file_len() {
         reader.seek(probe);
-        let mut progressed = false;
         loop {
             match reader.next_frame()? {
-                Frame::Record { .. } => {
+                Frame::Record { header, .. } => {
                     out.frames += 1;
-                    progressed = true;
+                    out.max_lsn = out.max_lsn.max(header.lsn);
                 }
                 Frame::Padding { claim } => {
                     out.frames += 1;
                     out.max_claim = out.max_claim.max(claim);
-                    progressed = true;
                 }
                 Frame::End { .. } => return Ok(out),
                 Frame::Bad { .. } => break,
             }
         }
-        let next = if progressed {
-            align_up(reader.position(), block)
-        } else {
-            probe
-        };
-        probe = next.max(probe) + if progressed && next > probe { 0 } else { block };
+        // Flushes start on block boundaries: continue at the first one after what parsed.
+        probe = align_up(reader.position().max(probe + 1), block);
     }
     Ok(out)
 }

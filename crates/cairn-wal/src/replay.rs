@@ -99,21 +99,21 @@ impl Replay {
             let Some(meta) = self.segments.get(self.index) else {
                 return Ok(None);
             };
-            let sealed_last = self.segments.get(self.index + 1).map(|n| n.first_lsn() - 1);
+            // A sealed segment ends where its successor's header says.
+            let sealed_last = self
+                .segments
+                .get(self.index + 1)
+                .map(|n| n.ctx.header.prev_last_lsn);
             if sealed_last.is_some_and(|last| self.expected > last) {
                 self.index += 1;
                 self.reader = None;
+                self.expected = self
+                    .segments
+                    .get(self.index)
+                    .map_or(self.expected, SegmentMeta::first_lsn);
                 continue;
             }
             if self.reader.is_none() {
-                if meta.first_lsn() != self.expected {
-                    let prev_last = self.expected - 1;
-                    return Err(WalError::LsnGap {
-                        segment: meta.path.clone(),
-                        prev_last_lsn: prev_last,
-                        first_lsn: meta.first_lsn(),
-                    });
-                }
                 self.reader = Some(open_reader(&*self.fs, meta)?);
             }
             let Some(reader) = self.reader.as_mut() else {

@@ -18,7 +18,8 @@
 //!  52    4    key_id           u32 LE (0 when not encrypted)
 //!  56   16    salt             random (zero when not encrypted)
 //!  72   16    key_check        HKDF-derived check value (zero when not encrypted)
-//!  88   36    reserved         zero
+//!  88    8    prev_last_lsn    u64 LE, last LSN the previous segment holds (0: none)
+//!  96   28    reserved         zero
 //! 124    4    header_crc       CRC32C of bytes 0..124
 //! ```
 
@@ -43,6 +44,9 @@ pub struct SegmentHeader {
     pub segment_id: u64,
     pub first_lsn: u64,
     pub prev_first_lsn: u64,
+    /// The last LSN of the previous segment. Normally `first_lsn − 1`; larger gaps record
+    /// LSNs seen on disk past a cut torn tail, which are never reused.
+    pub prev_last_lsn: u64,
     pub created_unix_ms: u64,
     /// `Some((key_id, salt, key_check))` when the segment is encrypted.
     pub encryption: Option<(u32, [u8; SALT_BYTES], [u8; KEY_CHECK_BYTES])>,
@@ -65,6 +69,7 @@ impl SegmentHeader {
             b[56..72].copy_from_slice(salt);
             b[72..88].copy_from_slice(check);
         }
+        b[88..96].copy_from_slice(&self.prev_last_lsn.to_le_bytes());
         let crc = crc32c::crc32c(&b[..124]);
         b[124..128].copy_from_slice(&crc.to_le_bytes());
         b
@@ -117,6 +122,13 @@ impl SegmentHeader {
         if first_lsn == 0 {
             return Err(field("first_lsn", "zero".into()));
         }
+        let prev_last_lsn = u64_at(b, 88);
+        if prev_last_lsn >= first_lsn {
+            return Err(field(
+                "prev_last_lsn",
+                format!("{prev_last_lsn} is not below first LSN {first_lsn}"),
+            ));
+        }
         let encryption = match b[48] {
             CIPHER_NONE => None,
             CIPHER_AES_256_GCM => {
@@ -133,6 +145,7 @@ impl SegmentHeader {
             segment_id,
             first_lsn,
             prev_first_lsn: u64_at(b, 32),
+            prev_last_lsn,
             created_unix_ms: u64_at(b, 40),
             encryption,
         })
@@ -168,6 +181,7 @@ impl SegmentCtx {
         dir: &Path,
         first_lsn: u64,
         prev_first_lsn: u64,
+        prev_last_lsn: u64,
         keys: Option<&KeyRing>,
     ) -> Result<Arc<SegmentCtx>> {
         let mut segment_id = 0u64;
@@ -193,6 +207,7 @@ impl SegmentCtx {
             segment_id,
             first_lsn,
             prev_first_lsn,
+            prev_last_lsn,
             created_unix_ms,
             encryption,
         };
@@ -280,6 +295,7 @@ mod tests {
             segment_id: 5,
             first_lsn: 17,
             prev_first_lsn: 3,
+            prev_last_lsn: 16,
             created_unix_ms: 1_700_000_000_000,
             encryption: Some((2, [9; 16], [8; 16])),
         };

@@ -147,8 +147,8 @@ impl Wal {
                 }
             }
         }
-        let (next_lsn, prev_first, replace_last) = match segments.last() {
-            None => (1, 0, false),
+        let (next_lsn, prev_first, prev_last, replace_last) = match segments.last() {
+            None => (1, 0, 0, false),
             Some(last) => {
                 let scan = recovery::scan_last(&*fs, last, options.recovery)?;
                 report.records_scanned += scan.records;
@@ -172,19 +172,19 @@ impl Wal {
                 file.sync_data()
                     .map_err(|e| WalError::io("sync recovered segment", &last.path, e))?;
                 report.torn_tail = scan.tail;
-                let empty = scan.records == 0;
-                let next = (scan.last_lsn + 1).max(last.first_lsn());
-                let prev = if empty {
-                    last.ctx.header.prev_first_lsn
+                // LSNs seen on disk are never reused, not even those of a cut torn tail.
+                let next = (scan.max_lsn_seen + 1).max(last.first_lsn());
+                if scan.records == 0 && next == last.first_lsn() {
+                    let h = &last.ctx.header;
+                    (next, h.prev_first_lsn, h.prev_last_lsn, true)
                 } else {
-                    last.first_lsn()
-                };
-                (next, prev, empty)
+                    (next, last.first_lsn(), scan.last_lsn, false)
+                }
             }
         };
         // Never append to a segment written before this open: start a fresh one (replacing
         // the last segment atomically if it holds no record).
-        let active = SegmentCtx::create(dir, next_lsn, prev_first, keys.as_ref())?;
+        let active = SegmentCtx::create(dir, next_lsn, prev_first, prev_last, keys.as_ref())?;
         if replace_last {
             segments.pop();
         }

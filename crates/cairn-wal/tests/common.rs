@@ -67,3 +67,90 @@ pub fn tempdir() -> tempfile::TempDir {
 pub fn open(dir: &Path, options: WalOptions) -> Wal {
     Wal::open(dir, options).expect("open WAL")
 }
+
+/// A file system wrapper that can be killed: after `kill`, every call fails. Each life of a
+/// WAL in a crash test gets its own wrapper, so the threads of a "crashed" WAL can do nothing
+/// to the file system of the next life (a real crash stops them instantly).
+#[derive(Debug)]
+pub struct KillableFs {
+    inner: cairn_io::SimFs,
+    dead: std::sync::atomic::AtomicBool,
+}
+
+impl KillableFs {
+    pub fn new(inner: cairn_io::SimFs) -> std::sync::Arc<Self> {
+        std::sync::Arc::new(Self {
+            inner,
+            dead: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+    pub fn kill(&self) {
+        self.dead.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn check(&self) -> std::io::Result<()> {
+        if self.dead.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(std::io::Error::other("process is dead (simulated crash)"));
+        }
+        Ok(())
+    }
+}
+
+impl cairn_io::Fs for KillableFs {
+    fn open(
+        &self,
+        path: &Path,
+        options: cairn_io::OpenOptions,
+    ) -> std::io::Result<cairn_io::FileRef> {
+        self.check()?;
+        self.inner.open(path, options)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()> {
+        self.check()?;
+        self.inner.rename(from, to)
+    }
+    fn remove_file(&self, path: &Path) -> std::io::Result<()> {
+        self.check()?;
+        self.inner.remove_file(path)
+    }
+    fn create_dir_all(&self, path: &Path) -> std::io::Result<()> {
+        self.check()?;
+        self.inner.create_dir_all(path)
+    }
+    fn list_dir(&self, path: &Path) -> std::io::Result<Vec<cairn_io::DirEntry>> {
+        self.check()?;
+        self.inner.list_dir(path)
+    }
+    fn sync_dir(&self, path: &Path) -> std::io::Result<()> {
+        self.check()?;
+        self.inner.sync_dir(path)
+    }
+    fn exists(&self, path: &Path) -> std::io::Result<bool> {
+        self.check()?;
+        self.inner.exists(path)
+    }
+    fn lock_exclusive(&self, path: &Path) -> std::io::Result<cairn_io::LockGuard> {
+        self.check()?;
+        self.inner.lock_exclusive(path)
+    }
+}
+
+/// Options for WALs on the simulated file system: tiny segments, O_DIRECT alignment enforced.
+pub fn sim_options() -> WalOptions {
+    WalOptions {
+        segment_target_bytes: 32 * 1024,
+        direct_io: cairn_wal::DirectIo::On,
+        ..WalOptions::default()
+    }
+}
+
+pub fn open_sim(
+    fs: &std::sync::Arc<KillableFs>,
+    options: WalOptions,
+) -> Result<Wal, cairn_wal::WalError> {
+    Wal::open_with_fs(
+        fs.clone(),
+        cairn_io::Backend::Pwrite,
+        Path::new("/db/wal"),
+        options,
+    )
+}
