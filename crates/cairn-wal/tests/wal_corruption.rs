@@ -1,7 +1,7 @@
 //! One named test per corruption shape. Each damages real segment files with plain
 //! `std::fs` writes (using the documented byte layout, so these tests also pin the format) and
 //! checks what opening and replaying then do.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

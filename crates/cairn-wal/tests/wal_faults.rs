@@ -2,7 +2,7 @@
 //! preallocation poison the WAL (every later append fails with that error, nothing is
 //! retried), every waiter whose record was not durable gets an error, and every record
 //! acknowledged before the fault is there after a crash and reopen.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
