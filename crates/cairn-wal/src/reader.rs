@@ -40,6 +40,8 @@ pub(crate) struct FrameReader {
     buf_start: u64,
     /// File offset of the next frame.
     pos: u64,
+    /// Everything from this offset to the end of the file is known to be zero.
+    zero_from: u64,
 }
 
 impl FrameReader {
@@ -51,6 +53,7 @@ impl FrameReader {
             buf: Vec::new(),
             buf_start: BLOCK_BYTES as u64,
             pos: BLOCK_BYTES as u64,
+            zero_from: u64::MAX,
         }
     }
 
@@ -93,7 +96,13 @@ impl FrameReader {
         Ok(&self.buf[rel..rel + n])
     }
 
+    /// Whether every byte from the current position to the end of the file is zero (the
+    /// unwritten, preallocated rest of a segment). The answer is remembered: a segment's
+    /// zero tail is read once per reader, not once per probe.
     fn rest_is_zero(&mut self) -> Result<bool> {
+        if self.pos >= self.zero_from {
+            return Ok(true);
+        }
         let mut at = self.pos;
         let mut chunk = vec![0u8; READ_CHUNK_BYTES.min((self.file_len - at) as usize)];
         while at < self.file_len {
@@ -101,11 +110,12 @@ impl FrameReader {
             self.file
                 .read_exact_at(&mut chunk[..n], at)
                 .map_err(|e| WalError::io("read segment", self.ctx.path.clone(), e))?;
-            if chunk[..n].iter().any(|&b| b != 0) {
+            if !is_all_zero(&chunk[..n]) {
                 return Ok(false);
             }
             at += n as u64;
         }
+        self.zero_from = self.pos;
         Ok(true)
     }
 
@@ -203,4 +213,10 @@ impl FrameReader {
             payload,
         })
     }
+}
+
+/// Slice equality compiles to `memcmp`, which is fast even in debug builds.
+fn is_all_zero(bytes: &[u8]) -> bool {
+    static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+    bytes.chunks(ZEROS.len()).all(|c| c == &ZEROS[..c.len()])
 }
