@@ -194,6 +194,9 @@ impl Shared {
             return Err(WalError::Closed);
         }
         let first = q.next_lsn;
+        if first + records.len() as u64 > Lsn::MAX.0 + 1 {
+            return Err(WalError::LsnExhausted);
+        }
         for r in records {
             let tag = if self.keys.is_some() { TAG_BYTES } else { 0 };
             let frame_len = (RECORD_HEADER_BYTES + r.payload.len() + tag) as u64;
@@ -303,15 +306,26 @@ pub(crate) struct ActiveFile {
 }
 
 /// Creates a segment file durably: header written to a temporary name, preallocated,
-/// synced, renamed into place (replacing an empty segment of the same name, if any), and the
-/// directory synced.
-pub(crate) fn create_segment_file(shared: &Shared, seg: &Arc<SegmentCtx>) -> Result<ActiveFile> {
+/// synced, renamed into place, and the directory synced. Only with `replace_empty` may it
+/// replace an existing file of the same name (an empty last segment found at open).
+pub(crate) fn create_segment_file(
+    shared: &Shared,
+    seg: &Arc<SegmentCtx>,
+    replace_empty: bool,
+) -> Result<ActiveFile> {
     let path = &seg.path;
     let mut tmp = path.clone().into_os_string();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
     let fs = &shared.fs;
     let io = |op: &'static str| move |e| WalError::io(op, path.clone(), e);
+    if !replace_empty && fs.exists(path).map_err(io("check segment"))? {
+        let exists = std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            "a segment with this first LSN exists",
+        );
+        return Err(WalError::io("create segment", path.clone(), exists));
+    }
     if fs.exists(&tmp).map_err(io("check temporary segment"))? {
         fs.remove_file(&tmp)
             .map_err(io("remove temporary segment"))?;
@@ -377,7 +391,7 @@ fn write_parts(shared: &Shared, active: &mut ActiveFile, parts: VecDeque<Part>) 
             if let Some(e) = shared.poisoned() {
                 return Err(e);
             }
-            *active = create_segment_file(shared, &part.seg)?;
+            *active = create_segment_file(shared, &part.seg, false)?;
             lock(&shared.segments).push(SegmentMeta {
                 path: part.seg.path.clone(),
                 ctx: part.seg.clone(),

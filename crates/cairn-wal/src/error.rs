@@ -27,6 +27,8 @@ pub enum Corruption {
     ReservedBits,
     #[error("expected LSN {expected}, found {found}")]
     LsnMismatch { expected: u64, found: u64 },
+    #[error("LSN {lsn} is above the largest allowed LSN 2^63-1")]
+    LsnOutOfRange { lsn: u64 },
     #[error("a zeroed or unwritten region where a record was expected")]
     Zeroed,
     #[error("padding record of {len} bytes does not end on a block boundary")]
@@ -87,6 +89,8 @@ pub enum WalError {
     InvalidOption { name: &'static str, detail: String },
     #[error("the WAL directory {} is in use by another process", path.display())]
     Locked { path: PathBuf },
+    #[error("the LSN space is exhausted (2^63-1 records were appended)")]
+    LsnExhausted,
     #[error("the WAL is closed")]
     Closed,
     #[error("cannot get random bytes from the operating system: {0}")]

@@ -9,6 +9,9 @@ pub struct Lsn(pub u64);
 impl Lsn {
     pub const ZERO: Lsn = Lsn(0);
     pub const FIRST: Lsn = Lsn(1);
+    /// The largest LSN the format allows (2^63 − 1): arithmetic on LSNs read from disk can
+    /// then never overflow, and the cap is checked wherever an LSN is decoded.
+    pub const MAX: Lsn = Lsn(i64::MAX as u64);
 
     pub fn get(self) -> u64 {
         self.0

@@ -42,6 +42,8 @@ pub(crate) struct FrameReader {
     pos: u64,
     /// Everything from this offset to the end of the file is known to be zero.
     zero_from: u64,
+    /// `(from, at)`: bytes `from..at` are zero and the byte at `at` is not.
+    next_nonzero: Option<(u64, u64)>,
 }
 
 impl FrameReader {
@@ -54,6 +56,7 @@ impl FrameReader {
             buf_start: BLOCK_BYTES as u64,
             pos: BLOCK_BYTES as u64,
             zero_from: u64::MAX,
+            next_nonzero: None,
         }
     }
 
@@ -97,11 +100,18 @@ impl FrameReader {
     }
 
     /// Whether every byte from the current position to the end of the file is zero (the
-    /// unwritten, preallocated rest of a segment). The answer is remembered: a segment's
-    /// zero tail is read once per reader, not once per probe.
+    /// unwritten, preallocated rest of a segment). Both answers are remembered (where the zero
+    /// tail starts, where the next non-zero byte is), so probing a damaged segment block by
+    /// block stays linear in its size.
     fn rest_is_zero(&mut self) -> Result<bool> {
         if self.pos >= self.zero_from {
             return Ok(true);
+        }
+        if self
+            .next_nonzero
+            .is_some_and(|(from, at)| from <= self.pos && self.pos <= at)
+        {
+            return Ok(false);
         }
         let mut at = self.pos;
         let mut chunk = vec![0u8; READ_CHUNK_BYTES.min((self.file_len - at) as usize)];
@@ -110,7 +120,8 @@ impl FrameReader {
             self.file
                 .read_exact_at(&mut chunk[..n], at)
                 .map_err(|e| WalError::io("read segment", self.ctx.path.clone(), e))?;
-            if !is_all_zero(&chunk[..n]) {
+            if let Some(i) = first_nonzero(&chunk[..n]) {
+                self.next_nonzero = Some((self.pos, at + i as u64));
                 return Ok(false);
             }
             at += n as u64;
@@ -215,8 +226,16 @@ impl FrameReader {
     }
 }
 
-/// Slice equality compiles to `memcmp`, which is fast even in debug builds.
-fn is_all_zero(bytes: &[u8]) -> bool {
-    static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
-    bytes.chunks(ZEROS.len()).all(|c| c == &ZEROS[..c.len()])
+/// The index of the first non-zero byte. Whole 4 KiB pieces are compared with slice
+/// equality, which compiles to `memcmp` and is fast even in debug builds.
+fn first_nonzero(bytes: &[u8]) -> Option<usize> {
+    static ZEROS: [u8; 4096] = [0; 4096];
+    let mut base = 0;
+    for piece in bytes.chunks(ZEROS.len()) {
+        if piece != &ZEROS[..piece.len()] {
+            return piece.iter().position(|&b| b != 0).map(|i| base + i);
+        }
+        base += piece.len();
+    }
+    None
 }

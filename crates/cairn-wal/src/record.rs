@@ -107,6 +107,9 @@ impl FrameHeader {
         if u32_at(b, 20) != 0 {
             return Err(Corruption::ReservedBits);
         }
+        if h.lsn > crate::Lsn::MAX.0 {
+            return Err(Corruption::LsnOutOfRange { lsn: h.lsn });
+        }
         if h.payload_len as usize > MAX_PAYLOAD_BYTES + crate::crypto::TAG_BYTES {
             return Err(Corruption::LengthTooLarge {
                 len: u64::from(h.payload_len),

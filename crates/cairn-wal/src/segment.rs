@@ -122,6 +122,22 @@ impl SegmentHeader {
         if first_lsn == 0 {
             return Err(field("first_lsn", "zero".into()));
         }
+        let max = crate::Lsn::MAX.0;
+        for (name, lsn) in [
+            ("first_lsn", first_lsn),
+            ("prev_first_lsn", u64_at(b, 32)),
+            ("prev_last_lsn", u64_at(b, 88)),
+        ] {
+            if lsn > max {
+                return Err(field(
+                    name,
+                    format!("{lsn} is above the largest allowed LSN {max}"),
+                ));
+            }
+        }
+        if b[49..52].iter().chain(&b[96..124]).any(|&x| x != 0) {
+            return Err(field("reserved", "reserved bytes are not zero".into()));
+        }
         let prev_last_lsn = u64_at(b, 88);
         if prev_last_lsn >= first_lsn {
             return Err(field(
@@ -141,6 +157,12 @@ impl SegmentHeader {
             }
             other => return Err(field("cipher", format!("unknown cipher {other}"))),
         };
+        if encryption.is_none() && b[52..88].iter().any(|&x| x != 0) {
+            return Err(field(
+                "key_id",
+                "key fields are set on an unencrypted segment".into(),
+            ));
+        }
         Ok(SegmentHeader {
             segment_id,
             first_lsn,

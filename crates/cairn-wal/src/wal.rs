@@ -207,7 +207,7 @@ impl Wal {
             segments,
             active: active.clone(),
         });
-        let active_file = commit::create_segment_file(&shared, &active)?;
+        let active_file = commit::create_segment_file(&shared, &active, replace_last)?;
         tracing::info!(
             dir = %dir.display(), backend = %backend, direct_io = direct, next_lsn,
             segments = report.segments, "WAL opened"
