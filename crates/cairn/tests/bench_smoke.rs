@@ -1,0 +1,69 @@
+//! Runs `cairn bench wal --quick` end to end (a smoke test of the benchmark, not of the
+//! figures).
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+#[test]
+fn bench_wal_quick_runs_and_prints_goals() {
+    let dir = tempfile::Builder::new()
+        .prefix("cairn-bench-smoke-")
+        .tempdir_in(std::env::temp_dir())
+        .unwrap();
+    let json = dir.path().join("figures.json");
+    let started = Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(["bench", "wal", "--quick", "--dir"])
+        .arg(dir.path())
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let elapsed = started.elapsed();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "cairn bench wal failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        output.status
+    );
+    assert!(stdout.contains("\ngoals\n"), "no goals section:\n{stdout}");
+    for section in [
+        "1. raw",
+        "2. raw",
+        "3. durable",
+        "4. batch",
+        "5. buffered",
+        "6. replay",
+    ] {
+        assert!(
+            stdout.contains(section),
+            "missing section {section}:\n{stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("8. encryption"),
+        "missing encryption:\n{stdout}"
+    );
+    assert!(stdout.contains("PASS") || stdout.contains("MISS"));
+    let figures = std::fs::read_to_string(&json).unwrap();
+    assert!(figures.trim_start().starts_with('{') && figures.contains("\"goals\""));
+    // The run removes its own subdirectory; only the JSON file is left.
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("figures.json")]);
+    assert!(elapsed < Duration::from_secs(60), "took {elapsed:?}");
+}
+
+#[test]
+fn bench_wal_rejects_a_bad_duration() {
+    let output = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(["bench", "wal", "--seconds", "0", "--dir"])
+        .arg(std::env::temp_dir())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--seconds"));
+}
