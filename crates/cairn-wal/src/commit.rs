@@ -14,18 +14,16 @@
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
 use cairn_io::{AlignedBuf, FileRef, FsRef, OpenOptions};
 
 use crate::Lsn;
 use crate::crypto::{KeyRing, TAG_BYTES};
+use crate::encode;
 use crate::error::{Result, WalError};
-use crate::record::{
-    FrameHeader, RECORD_HEADER_BYTES, RESERVED_TYPE_START, Record, frame_crc, padding_for,
-    write_padding,
-};
+use crate::record::{RECORD_HEADER_BYTES, RESERVED_TYPE_START, Record, padding_for, write_padding};
 use crate::recovery::SegmentMeta;
 use crate::segment::{BLOCK_BYTES, SegmentCtx};
 
@@ -55,8 +53,12 @@ pub(crate) struct Queue {
     current_bytes: u64,
     parts: VecDeque<Part>,
     pending_bytes: usize,
+    pending_records: usize,
     spare: Vec<AlignedBuf>,
     shutdown: bool,
+    /// The writer sleeps on `work_cv`; appenders only signal it then (saves a futex wake
+    /// per append).
+    writer_waiting: bool,
 }
 
 #[derive(Default)]
@@ -81,8 +83,13 @@ pub(crate) struct Shared {
     sync: Mutex<SyncSlot>,
     sync_cv: Condvar,
     pub durable_lsn: AtomicU64,
-    durable_mx: Mutex<()>,
-    durable_cv: Condvar,
+    /// A sync has been handed to the sync thread and has not finished.
+    sync_in_flight: AtomicBool,
+    /// Moving average of `fdatasync` time, for the writer's linger bound.
+    sync_avg_ns: AtomicU64,
+    /// Threads blocked in `wait_durable`, with the LSN each waits for. The sync thread wakes
+    /// exactly those its fsync covered (no thundering herd of all waiters per fsync).
+    waiters: Mutex<Vec<(u64, std::thread::Thread)>>,
     poison: OnceLock<Arc<WalError>>,
     /// Segments on disk, oldest first; the last one is the one being written.
     pub segments: Mutex<Vec<SegmentMeta>>,
@@ -127,16 +134,19 @@ impl Shared {
                 current_bytes: BLOCK_BYTES as u64,
                 parts: VecDeque::new(),
                 pending_bytes: 0,
+                pending_records: 0,
                 spare: Vec::new(),
                 shutdown: false,
+                writer_waiting: false,
             }),
             work_cv: Condvar::new(),
             space_cv: Condvar::new(),
             sync: Mutex::new(SyncSlot::default()),
             sync_cv: Condvar::new(),
             durable_lsn: AtomicU64::new(durable),
-            durable_mx: Mutex::new(()),
-            durable_cv: Condvar::new(),
+            sync_in_flight: AtomicBool::new(false),
+            sync_avg_ns: AtomicU64::new(100_000),
+            waiters: Mutex::new(Vec::new()),
             poison: OnceLock::new(),
             segments: Mutex::new(init.segments),
             stats: WalStats::default(),
@@ -159,8 +169,7 @@ impl Shared {
         self.space_cv.notify_all();
         drop(lock(&self.sync));
         self.sync_cv.notify_all();
-        drop(lock(&self.durable_mx));
-        self.durable_cv.notify_all();
+        self.wake_waiters(u64::MAX);
     }
 
     pub(crate) fn last_assigned(&self) -> u64 {
@@ -197,6 +206,13 @@ impl Shared {
         if first + records.len() as u64 > Lsn::MAX.0 + 1 {
             return Err(WalError::LsnExhausted);
         }
+        // Large encrypted batches are reserved here in LSN order and sealed afterwards by
+        // several threads; everything else is sealed frame by frame.
+        let parallel = self.keys.is_some()
+            && records.iter().map(|r| r.payload.len()).sum::<usize>()
+                >= encode::PARALLEL_SEAL_BYTES;
+        let mut deferred: Vec<(usize, usize, usize)> = Vec::new();
+        let mut rollover_error = None;
         for r in records {
             let tag = if self.keys.is_some() { TAG_BYTES } else { 0 };
             let frame_len = (RECORD_HEADER_BYTES + r.payload.len() + tag) as u64;
@@ -204,19 +220,24 @@ impl Shared {
                 && q.current_bytes + frame_len > self.segment_target_bytes
             {
                 let prev_first = q.current.header.first_lsn;
-                q.current = SegmentCtx::create(
+                match SegmentCtx::create(
                     &self.dir,
                     q.next_lsn,
                     prev_first,
                     q.next_lsn - 1,
                     self.keys.as_ref(),
-                )?;
+                ) {
+                    Ok(next) => q.current = next,
+                    Err(e) => {
+                        rollover_error = Some(e);
+                        break;
+                    }
+                }
                 q.current_bytes = BLOCK_BYTES as u64;
             }
             let lsn = q.next_lsn;
             let seg = q.current.clone();
-            let needs_part = q.parts.back().is_none_or(|p| !Arc::ptr_eq(&p.seg, &seg));
-            if needs_part {
+            if q.parts.back().is_none_or(|p| !Arc::ptr_eq(&p.seg, &seg)) {
                 let buf = q.spare.pop().unwrap_or_default();
                 q.parts.push_back(Part {
                     seg: seg.clone(),
@@ -224,20 +245,55 @@ impl Shared {
                     last_lsn: lsn,
                 });
             }
+            let part_index = q.parts.len() - 1;
             if let Some(part) = q.parts.back_mut() {
-                encode_frame(&mut part.buf, &seg, lsn, r);
+                let start = part.buf.len();
+                let len = encode::reserve(&mut part.buf, &seg, lsn, r);
+                if parallel {
+                    deferred.push((part_index, start, len));
+                } else {
+                    encode::seal(&seg, &mut part.buf.as_mut_slice()[start..start + len]);
+                }
                 part.last_lsn = lsn;
             }
             q.next_lsn += 1;
             q.current_bytes += frame_len;
             q.pending_bytes += frame_len as usize;
+            q.pending_records += 1;
+        }
+        let mut i = 0;
+        while i < deferred.len() {
+            let part_index = deferred[i].0;
+            let end = i + deferred[i..]
+                .iter()
+                .take_while(|f| f.0 == part_index)
+                .count();
+            let frames: Vec<(usize, usize)> = deferred[i..end].iter().map(|f| (f.1, f.2)).collect();
+            if let Some(part) = q.parts.get_mut(part_index) {
+                let seg = part.seg.clone();
+                encode::seal_parallel(&seg, part.buf.as_mut_slice(), &frames);
+            }
+            i = end;
+        }
+        if let Some(e) = rollover_error {
+            // Records before the failed rollover are queued and will be written; the caller
+            // learns that the batch did not go in whole.
+            let wake = q.writer_waiting;
+            drop(q);
+            if wake {
+                self.work_cv.notify_one();
+            }
+            return Err(e);
         }
         let last = q.next_lsn - 1;
+        let wake = q.writer_waiting;
         drop(q);
         self.stats
             .records_appended
             .fetch_add(records.len() as u64, Ordering::Relaxed);
-        self.work_cv.notify_one();
+        if wake {
+            self.work_cv.notify_one();
+        }
         Ok((Lsn(first), Lsn(last)))
     }
 
@@ -246,7 +302,9 @@ impl Shared {
         if self.durable_lsn.load(Ordering::Acquire) >= lsn {
             return Ok(());
         }
-        let mut guard = lock(&self.durable_mx);
+        // Register, then re-check: the sync thread publishes the durable LSN before it takes
+        // the waiter list, so either it sees this entry or this thread sees the new LSN.
+        lock(&self.waiters).push((lsn, std::thread::current()));
         loop {
             if self.durable_lsn.load(Ordering::Acquire) >= lsn {
                 return Ok(());
@@ -254,10 +312,28 @@ impl Shared {
             if let Some(e) = self.poisoned() {
                 return Err(e);
             }
-            guard = self
-                .durable_cv
-                .wait(guard)
-                .unwrap_or_else(|e| e.into_inner());
+            // A stale unpark token only causes one more turn of this loop.
+            std::thread::park();
+        }
+    }
+
+    /// Wakes every waiter whose LSN is at or below `durable` (all of them for `u64::MAX`).
+    /// Entries of waiters that returned without being woken are dropped here too.
+    fn wake_waiters(&self, durable: u64) {
+        let woken: Vec<std::thread::Thread> = {
+            let mut waiters = lock(&self.waiters);
+            let mut woken = Vec::new();
+            waiters.retain(|(lsn, thread)| {
+                let covered = *lsn <= durable;
+                if covered {
+                    woken.push(thread.clone());
+                }
+                !covered
+            });
+            woken
+        };
+        for thread in woken {
+            thread.unpark();
         }
     }
 
@@ -266,35 +342,6 @@ impl Shared {
         self.work_cv.notify_all();
         self.space_cv.notify_all();
     }
-}
-
-/// Encodes one record frame for segment `seg` at `lsn` onto `out`.
-fn encode_frame(out: &mut AlignedBuf, seg: &SegmentCtx, lsn: u64, r: &Record<'_>) {
-    let tag = if seg.cipher.is_some() { TAG_BYTES } else { 0 };
-    let header = FrameHeader {
-        payload_len: (r.payload.len() + tag) as u32,
-        crc: 0,
-        lsn,
-        record_type: r.record_type,
-        flags: r.flags,
-        tenant_id: r.tenant_id,
-        database_id: r.database_id,
-    };
-    let raw = header.encode();
-    let start = out.len();
-    out.extend_from_slice(&raw);
-    out.extend_from_slice(r.payload);
-    if let Some(cipher) = &seg.cipher {
-        let body = &mut out.as_mut_slice()[start + RECORD_HEADER_BYTES..];
-        let tag = cipher.seal(lsn, &raw, body);
-        out.extend_from_slice(&tag);
-    }
-    let crc = frame_crc(
-        seg.id(),
-        &raw,
-        &out.as_slice()[start + RECORD_HEADER_BYTES..],
-    );
-    out.as_mut_slice()[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
 }
 
 /// The segment file the writer appends to.
@@ -357,20 +404,15 @@ pub(crate) fn create_segment_file(
     })
 }
 
+/// Above this many queued bytes the writer writes at once, even while a sync runs (large
+/// batches overlap their write with the previous sync).
+const LINGER_MAX_BYTES: usize = 1 << 20;
+
 /// The writer thread's loop.
 pub(crate) fn run_writer(shared: &Shared, mut active: ActiveFile) {
-    loop {
-        let parts = {
-            let mut q = lock(&shared.queue);
-            while q.parts.is_empty() && !q.shutdown && shared.poison.get().is_none() {
-                q = shared.work_cv.wait(q).unwrap_or_else(|e| e.into_inner());
-            }
-            if shared.poison.get().is_some() || (q.parts.is_empty() && q.shutdown) {
-                break;
-            }
-            q.pending_bytes = 0;
-            std::mem::take(&mut q.parts)
-        };
+    let mut last_group_records = 1usize;
+    while let Some((parts, records)) = take_group(shared, last_group_records) {
+        last_group_records = records.max(1);
         shared.space_cv.notify_all();
         if let Err(err) = write_parts(shared, &mut active, parts) {
             shared.poison(err);
@@ -380,6 +422,55 @@ pub(crate) fn run_writer(shared: &Shared, mut active: ActiveFile) {
     wait_sync_idle(shared);
     lock(&shared.sync).shutdown = true;
     shared.sync_cv.notify_all();
+}
+
+/// Waits for the next group commit's records and takes them; `None` at shutdown or poison.
+///
+/// The wait adapts to load, with no fixed timer: while a sync is in flight nothing written
+/// now could become durable sooner, so records keep accumulating (unless a megabyte is
+/// queued); once the sync thread is idle, the writer gives the appenders that the last sync
+/// just woke a moment to re-enqueue: until about as many records as the last group are
+/// queued, for at most half the recent fsync time. A lone appender never waits (its group
+/// size is 1).
+fn take_group(shared: &Shared, target_records: usize) -> Option<(VecDeque<Part>, usize)> {
+    let stop = |q: &Queue| q.shutdown || shared.poison.get().is_some();
+    let mut q = lock(&shared.queue);
+    while q.parts.is_empty() && !stop(&q) {
+        q.writer_waiting = true;
+        q = shared.work_cv.wait(q).unwrap_or_else(|e| e.into_inner());
+    }
+    while shared.sync_in_flight.load(Ordering::Acquire)
+        && q.pending_bytes < LINGER_MAX_BYTES
+        && !stop(&q)
+    {
+        q.writer_waiting = true;
+        q = shared.work_cv.wait(q).unwrap_or_else(|e| e.into_inner());
+    }
+    let linger = std::time::Duration::from_nanos(shared.sync_avg_ns.load(Ordering::Relaxed) / 2)
+        .clamp(
+            std::time::Duration::from_micros(10),
+            std::time::Duration::from_micros(500),
+        );
+    let deadline = std::time::Instant::now() + linger;
+    while q.pending_records < target_records && q.pending_bytes < LINGER_MAX_BYTES && !stop(&q) {
+        let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) else {
+            break;
+        };
+        q.writer_waiting = true;
+        q = shared
+            .work_cv
+            .wait_timeout(q, left)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+    }
+    q.writer_waiting = false;
+    if shared.poison.get().is_some() || (q.parts.is_empty() && q.shutdown) {
+        return None;
+    }
+    let records = q.pending_records;
+    q.pending_bytes = 0;
+    q.pending_records = 0;
+    Some((std::mem::take(&mut q.parts), records))
 }
 
 fn write_parts(shared: &Shared, active: &mut ActiveFile, parts: VecDeque<Part>) -> Result<()> {
@@ -445,6 +536,7 @@ fn hand_to_sync(shared: &Shared, file: FileRef, last_lsn: u64) {
         slot = shared.sync_cv.wait(slot).unwrap_or_else(|e| e.into_inner());
     }
     slot.job = Some((file, last_lsn));
+    shared.sync_in_flight.store(true, Ordering::Release);
     drop(slot);
     shared.sync_cv.notify_all();
 }
@@ -468,15 +560,24 @@ pub(crate) fn run_syncer(shared: &Shared) {
                 slot = shared.sync_cv.wait(slot).unwrap_or_else(|e| e.into_inner());
             }
         };
+        let started = std::time::Instant::now();
         let result = file.sync_data();
+        let took_ns = started.elapsed().as_nanos() as u64;
+        let avg = shared.sync_avg_ns.load(Ordering::Relaxed);
+        shared
+            .sync_avg_ns
+            .store(avg - avg / 8 + took_ns / 8, Ordering::Relaxed);
         shared.stats.fsyncs.fetch_add(1, Ordering::Relaxed);
         match result {
             Ok(()) => {
                 shared.durable_lsn.fetch_max(last_lsn, Ordering::AcqRel);
                 lock(&shared.sync).busy = false;
+                shared.sync_in_flight.store(false, Ordering::Release);
                 shared.sync_cv.notify_all();
-                drop(lock(&shared.durable_mx));
-                shared.durable_cv.notify_all();
+                if lock(&shared.queue).writer_waiting {
+                    shared.work_cv.notify_one();
+                }
+                shared.wake_waiters(shared.durable_lsn.load(Ordering::Acquire));
             }
             Err(e) => {
                 lock(&shared.sync).busy = false;

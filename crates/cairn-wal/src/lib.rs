@@ -15,6 +15,7 @@
 
 mod commit;
 mod crypto;
+mod encode;
 mod error;
 mod lsn;
 mod options;

@@ -198,32 +198,44 @@ impl FrameReader {
         offset: u64,
         header: FrameHeader,
         raw: &[u8; RECORD_HEADER_BYTES],
-        mut payload: Vec<u8>,
+        payload: Vec<u8>,
     ) -> Result<WalRecord> {
-        if let Some(cipher) = &self.ctx.cipher {
-            let tampered = || WalError::Corrupt {
-                segment: self.ctx.path.clone(),
-                offset,
-                lsn: Some(header.lsn),
-                problem: Corruption::Tampered,
-            };
-            let body_len = payload.len().checked_sub(TAG_BYTES).ok_or_else(tampered)?;
-            let mut tag = [0u8; TAG_BYTES];
-            tag.copy_from_slice(&payload[body_len..]);
-            payload.truncate(body_len);
-            if !cipher.open(header.lsn, raw, &mut payload, &tag) {
-                return Err(tampered());
-            }
-        }
-        Ok(WalRecord {
-            lsn: Lsn(header.lsn),
-            record_type: header.record_type,
-            flags: header.flags,
-            tenant_id: header.tenant_id,
-            database_id: header.database_id,
-            payload,
-        })
+        open_frame(&self.ctx, offset, header, raw, payload)
     }
+}
+
+/// Turns a CRC-valid record frame of segment `ctx` into a plaintext [`WalRecord`],
+/// authenticating it when the segment is encrypted.
+pub(crate) fn open_frame(
+    ctx: &SegmentCtx,
+    offset: u64,
+    header: FrameHeader,
+    raw: &[u8; RECORD_HEADER_BYTES],
+    mut payload: Vec<u8>,
+) -> Result<WalRecord> {
+    if let Some(cipher) = &ctx.cipher {
+        let tampered = || WalError::Corrupt {
+            segment: ctx.path.clone(),
+            offset,
+            lsn: Some(header.lsn),
+            problem: Corruption::Tampered,
+        };
+        let body_len = payload.len().checked_sub(TAG_BYTES).ok_or_else(tampered)?;
+        let mut tag = [0u8; TAG_BYTES];
+        tag.copy_from_slice(&payload[body_len..]);
+        payload.truncate(body_len);
+        if !cipher.open(header.lsn, raw, &mut payload, &tag) {
+            return Err(tampered());
+        }
+    }
+    Ok(WalRecord {
+        lsn: Lsn(header.lsn),
+        record_type: header.record_type,
+        flags: header.flags,
+        tenant_id: header.tenant_id,
+        database_id: header.database_id,
+        payload,
+    })
 }
 
 /// The index of the first non-zero byte. Whole 4 KiB pieces are compared with slice
