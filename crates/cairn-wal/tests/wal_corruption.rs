@@ -545,3 +545,42 @@ fn lsn_above_the_cap_is_rejected_not_overflowed() {
     assert_eq!(replay_lsns(&wal), vec![1, 2, 3]);
     assert_eq!(wal.next_lsn(), Lsn(4));
 }
+
+#[test]
+fn wholly_torn_last_segment_never_sends_the_lsn_backwards() {
+    // The reference restarted at LSN 1 when its last segment held no valid record. Here the
+    // next LSN is at least the last segment's first LSN, and earlier segments stay intact.
+    let dir = tempdir();
+    let wal = open(dir.path(), small_segments());
+    for i in 1..=500u64 {
+        wal.append(record(i, &payload(i, 300))).unwrap();
+    }
+    wal.close().unwrap();
+    let segs = segment_files(dir.path());
+    let last = segs.last().unwrap();
+    let bytes = std::fs::read(last).unwrap();
+    let first_lsn: u64 = u64::from_le_bytes(bytes[24..32].try_into().unwrap());
+    let last_with_records = segs
+        .iter()
+        .rev()
+        .find(|p| {
+            frames(&std::fs::read(p).unwrap())
+                .iter()
+                .any(|f| f.2 != 0xffff)
+        })
+        .unwrap()
+        .clone();
+    let lb = std::fs::read(&last_with_records).unwrap();
+    let torn_first: u64 = u64::from_le_bytes(lb[24..32].try_into().unwrap());
+    assert!(torn_first > 1 && torn_first <= first_lsn);
+    // Garbage over every frame of the last segment that holds records.
+    let garbage: Vec<u8> = (0..lb.len() - BLOCK).map(|i| (i * 7 + 3) as u8).collect();
+    write_at(&last_with_records, BLOCK, &garbage);
+    for extra in segs.iter().filter(|p| **p > last_with_records) {
+        std::fs::remove_file(extra).unwrap();
+    }
+    let wal = open(dir.path(), small_segments());
+    assert!(wal.recovery_report().torn_tail.is_some());
+    assert_eq!(wal.next_lsn(), Lsn(torn_first), "LSN must not go backwards");
+    assert_dense(&replay_all(&wal), 1, torn_first - 1, 300);
+}
