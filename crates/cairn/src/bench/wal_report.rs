@@ -245,7 +245,7 @@ pub fn print_encryption(r: &Results) {
     );
     let c = &r.cipher;
     println!(
-        "  the cipher alone (aes-gcm crate, 1 thread, {} records + 168 B AAD, {}):\n    \
+        "  the cipher alone (ring, 1 thread, {} records + 168 B AAD, {}):\n    \
          encrypt {} MB/s ({} MB per CPU-second), decrypt {} MB/s ({} MB per CPU-second)",
         size(c.record_bytes as u64),
         size(c.total_bytes),
