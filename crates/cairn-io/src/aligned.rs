@@ -64,6 +64,17 @@ impl AlignedBuf {
     pub fn clear(&mut self) {
         self.len = 0;
     }
+    /// Shortens the buffer to `len` bytes (no effect if it is not longer).
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+    /// Removes the first `count` bytes, moving the rest to the front (the start address stays
+    /// aligned).
+    pub fn drain_front(&mut self, count: usize) {
+        let count = count.min(self.len);
+        self.as_mut_slice().copy_within(count.., 0);
+        self.len -= count;
+    }
 
     pub fn as_slice(&self) -> &[u8] {
         // SAFETY: the first `len` bytes are initialised (zeroed at allocation or written).
@@ -157,6 +168,11 @@ mod tests {
         assert_eq!(&buf.as_slice()[4 * 9_999..], &9_999u32.to_le_bytes());
         buf.extend_filled(0xAB, 3);
         assert_eq!(&buf.as_slice()[40_000..], &[0xAB; 3]);
+        buf.drain_front(39_996);
+        assert_eq!(buf.as_slice(), &[0x0f, 0x27, 0, 0, 0xAB, 0xAB, 0xAB]);
+        assert_eq!(buf.as_slice().as_ptr() as usize % DIRECT_IO_ALIGN, 0);
+        buf.truncate(2);
+        assert_eq!(buf.as_slice(), &[0x0f, 0x27]);
         buf.clear();
         assert!(buf.is_empty());
     }

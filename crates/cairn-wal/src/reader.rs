@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use cairn_io::FileRef;
+use cairn_io::{AlignedBuf, FileRef, align_up};
 
 use crate::Lsn;
 use crate::crypto::TAG_BYTES;
@@ -11,7 +11,14 @@ use crate::error::{Corruption, Result, WalError};
 use crate::record::{FrameHeader, RECORD_HEADER_BYTES, WalRecord, padding_claim, verify_crc};
 use crate::segment::{BLOCK_BYTES, SegmentCtx};
 
-const READ_CHUNK_BYTES: usize = 1 << 20;
+/// Reads are whole aligned blocks of about this size, so the same code serves `O_DIRECT`
+/// handles (which bypass the page cache and its read-ahead limits) and buffered ones.
+const READ_CHUNK_BYTES: usize = 2 << 20;
+const ALIGN: u64 = BLOCK_BYTES as u64;
+
+fn align_down(offset: u64) -> u64 {
+    offset & !(ALIGN - 1)
+}
 
 /// One step of reading a segment.
 #[derive(Debug)]
@@ -35,7 +42,9 @@ pub(crate) struct FrameReader {
     file: FileRef,
     pub(crate) ctx: Arc<SegmentCtx>,
     file_len: u64,
-    buf: Vec<u8>,
+    /// Bytes `[buf_start, buf_start + buf.len())` of the file; `buf_start` is block-aligned
+    /// and so is the end, except at the end of the file.
+    buf: AlignedBuf,
     /// File offset of `buf[0]`.
     buf_start: u64,
     /// File offset of the next frame.
@@ -52,7 +61,9 @@ impl FrameReader {
             file,
             ctx,
             file_len,
-            buf: Vec::new(),
+            buf: AlignedBuf::with_capacity(
+                (align_up(file_len, ALIGN) as usize).min(READ_CHUNK_BYTES),
+            ),
             buf_start: BLOCK_BYTES as u64,
             pos: BLOCK_BYTES as u64,
             zero_from: u64::MAX,
@@ -64,7 +75,7 @@ impl FrameReader {
         self.pos = offset;
         if offset < self.buf_start || offset > self.buf_start + self.buf.len() as u64 {
             self.buf.clear();
-            self.buf_start = offset;
+            self.buf_start = align_down(offset);
         }
     }
 
@@ -78,25 +89,39 @@ impl FrameReader {
 
     /// Makes `buf` hold bytes `[pos, pos + n)` (n must not exceed what the file has left).
     fn fill(&mut self, n: usize) -> Result<&[u8]> {
-        let rel = (self.pos - self.buf_start) as usize;
-        if rel + n > self.buf.len() {
-            // Drop what was consumed, then read at least a chunk.
-            self.buf.drain(..rel);
-            self.buf_start = self.pos;
-            let want = n
-                .max(READ_CHUNK_BYTES)
-                .min((self.file_len - self.buf_start) as usize);
-            let have = self.buf.len();
-            if want > have {
-                self.buf.resize(want, 0);
-                let at = self.buf_start + have as u64;
-                self.file
-                    .read_exact_at(&mut self.buf[have..], at)
-                    .map_err(|e| WalError::io("read segment", self.ctx.path.clone(), e))?;
+        let need_end = self.pos + n as u64;
+        if need_end > self.buf_start + self.buf.len() as u64 {
+            // Keep from the block holding `pos`, then read whole blocks, at least a chunk.
+            let keep_from = align_down(self.pos);
+            self.buf.drain_front((keep_from - self.buf_start) as usize);
+            self.buf_start = keep_from;
+            let have_end = self.buf_start + self.buf.len() as u64;
+            let want_end = need_end
+                .max(have_end + READ_CHUNK_BYTES as u64)
+                .min(align_up(self.file_len, ALIGN));
+            let want_end = align_up(want_end, ALIGN);
+            let old_len = self.buf.len();
+            self.buf.extend_filled(0, (want_end - have_end) as usize);
+            let got = read_up_to(
+                &*self.file,
+                &mut self.buf.as_mut_slice()[old_len..],
+                have_end,
+            )
+            .map_err(|e| WalError::io("read segment", self.ctx.path.clone(), e))?;
+            self.buf.truncate(old_len + got);
+            if self.buf_start + (self.buf.len() as u64) < need_end {
+                let short = std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "segment ended at {} while reading up to {need_end}",
+                        self.buf_start + self.buf.len() as u64
+                    ),
+                );
+                return Err(WalError::io("read segment", self.ctx.path.clone(), short));
             }
         }
         let rel = (self.pos - self.buf_start) as usize;
-        Ok(&self.buf[rel..rel + n])
+        Ok(&self.buf.as_slice()[rel..rel + n])
     }
 
     /// Whether every byte from the current position to the end of the file is zero (the
@@ -113,18 +138,24 @@ impl FrameReader {
         {
             return Ok(false);
         }
-        let mut at = self.pos;
-        let mut chunk = vec![0u8; READ_CHUNK_BYTES.min((self.file_len - at) as usize)];
+        let mut at = align_down(self.pos);
+        let chunk_bytes = (align_up(self.file_len - at, ALIGN) as usize).min(READ_CHUNK_BYTES);
+        let mut chunk = AlignedBuf::with_capacity(chunk_bytes);
         while at < self.file_len {
-            let n = chunk.len().min((self.file_len - at) as usize);
-            self.file
-                .read_exact_at(&mut chunk[..n], at)
+            chunk.clear();
+            chunk.extend_filled(0, chunk_bytes);
+            let got = read_up_to(&*self.file, chunk.as_mut_slice(), at)
                 .map_err(|e| WalError::io("read segment", self.ctx.path.clone(), e))?;
-            if let Some(i) = first_nonzero(&chunk[..n]) {
-                self.next_nonzero = Some((self.pos, at + i as u64));
+            let valid = got.min((self.file_len - at) as usize);
+            let skip = (self.pos.saturating_sub(at) as usize).min(valid);
+            if let Some(i) = first_nonzero(&chunk.as_slice()[skip..valid]) {
+                self.next_nonzero = Some((self.pos, at + (skip + i) as u64));
                 return Ok(false);
             }
-            at += n as u64;
+            if got < chunk_bytes {
+                break;
+            }
+            at += chunk_bytes as u64;
         }
         self.zero_from = self.pos;
         Ok(true)
@@ -250,4 +281,20 @@ fn first_nonzero(bytes: &[u8]) -> Option<usize> {
         base += piece.len();
     }
     None
+}
+
+/// Reads into `buf` at `offset` until it is full or the file ends; returns the count.
+fn read_up_to(file: &dyn cairn_io::File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        let wanted = buf.len() - done;
+        let n = file.read_at(&mut buf[done..], offset + done as u64)?;
+        done += n;
+        // A short read of a regular file means its end (and under O_DIRECT the next offset
+        // would not be aligned anyway).
+        if n < wanted {
+            break;
+        }
+    }
+    Ok(done)
 }
