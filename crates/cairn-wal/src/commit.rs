@@ -68,7 +68,8 @@ struct SyncSlot {
     shutdown: bool,
 }
 
-pub(crate) struct Shared {
+/// What the log was opened with: fixed for its lifetime.
+pub(crate) struct LogConfig {
     pub fs: FsRef,
     pub dir: PathBuf,
     pub direct: bool,
@@ -77,6 +78,10 @@ pub(crate) struct Shared {
     pub max_record_bytes: usize,
     pub max_pending_bytes: usize,
     pub preallocate: bool,
+}
+
+pub(crate) struct Shared {
+    pub cfg: LogConfig,
     queue: Mutex<Queue>,
     work_cv: Condvar,
     space_cv: Condvar,
@@ -103,14 +108,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 pub(crate) struct SharedInit {
-    pub fs: FsRef,
-    pub dir: PathBuf,
-    pub direct: bool,
-    pub keys: Option<KeyRing>,
-    pub segment_target_bytes: u64,
-    pub max_record_bytes: usize,
-    pub max_pending_bytes: usize,
-    pub preallocate: bool,
+    pub cfg: LogConfig,
     pub next_lsn: u64,
     pub segments: Vec<SegmentMeta>,
     pub active: Arc<SegmentCtx>,
@@ -120,14 +118,7 @@ impl Shared {
     pub(crate) fn new(init: SharedInit) -> Arc<Shared> {
         let durable = init.next_lsn - 1;
         Arc::new(Shared {
-            fs: init.fs,
-            dir: init.dir,
-            direct: init.direct,
-            keys: init.keys,
-            segment_target_bytes: init.segment_target_bytes,
-            max_record_bytes: init.max_record_bytes,
-            max_pending_bytes: init.max_pending_bytes,
-            preallocate: init.preallocate,
+            cfg: init.cfg,
             queue: Mutex::new(Queue {
                 next_lsn: init.next_lsn,
                 current: init.active,
@@ -182,15 +173,15 @@ impl Shared {
             if r.record_type >= RESERVED_TYPE_START {
                 return Err(WalError::ReservedRecordType(r.record_type));
             }
-            if r.payload.len() > self.max_record_bytes {
+            if r.payload.len() > self.cfg.max_record_bytes {
                 return Err(WalError::RecordTooLarge {
                     len: r.payload.len(),
-                    max: self.max_record_bytes,
+                    max: self.cfg.max_record_bytes,
                 });
             }
         }
         let mut q = lock(&self.queue);
-        while q.pending_bytes >= self.max_pending_bytes
+        while q.pending_bytes >= self.cfg.max_pending_bytes
             && !q.parts.is_empty()
             && self.poison.get().is_none()
         {
@@ -208,24 +199,28 @@ impl Shared {
         }
         // Large encrypted batches are reserved here in LSN order and sealed afterwards by
         // several threads; everything else is sealed frame by frame.
-        let parallel = self.keys.is_some()
+        let parallel = self.cfg.keys.is_some()
             && records.iter().map(|r| r.payload.len()).sum::<usize>()
                 >= encode::PARALLEL_SEAL_BYTES;
         let mut deferred: Vec<(usize, usize, usize)> = Vec::new();
         let mut rollover_error = None;
         for r in records {
-            let tag = if self.keys.is_some() { TAG_BYTES } else { 0 };
+            let tag = if self.cfg.keys.is_some() {
+                TAG_BYTES
+            } else {
+                0
+            };
             let frame_len = (RECORD_HEADER_BYTES + r.payload.len() + tag) as u64;
             if q.current_bytes > BLOCK_BYTES as u64
-                && q.current_bytes + frame_len > self.segment_target_bytes
+                && q.current_bytes + frame_len > self.cfg.segment_target_bytes
             {
                 let prev_first = q.current.header.first_lsn;
                 match SegmentCtx::create(
-                    &self.dir,
+                    &self.cfg.dir,
                     q.next_lsn,
                     prev_first,
                     q.next_lsn - 1,
-                    self.keys.as_ref(),
+                    self.cfg.keys.as_ref(),
                 ) {
                     Ok(next) => q.current = next,
                     Err(e) => {
@@ -364,7 +359,7 @@ pub(crate) fn create_segment_file(
     let mut tmp = path.clone().into_os_string();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
-    let fs = &shared.fs;
+    let fs = &shared.cfg.fs;
     let io = |op: &'static str| move |e| WalError::io(op, path.clone(), e);
     if !replace_empty && fs.exists(path).map_err(io("check segment"))? {
         let exists = std::io::Error::new(
@@ -378,21 +373,24 @@ pub(crate) fn create_segment_file(
             .map_err(io("remove temporary segment"))?;
     }
     let file = fs
-        .open(&tmp, OpenOptions::create_new().with_direct(shared.direct))
+        .open(
+            &tmp,
+            OpenOptions::create_new().with_direct(shared.cfg.direct),
+        )
         .map_err(io("create segment"))?;
     let mut block = AlignedBuf::with_capacity(BLOCK_BYTES);
     block.extend_from_slice(&seg.raw_header);
     block.extend_filled(0, BLOCK_BYTES - seg.raw_header.len());
     file.write_all_at(block.as_slice(), 0)
         .map_err(io("write segment header"))?;
-    if shared.preallocate {
-        file.preallocate(shared.segment_target_bytes.max(BLOCK_BYTES as u64))
+    if shared.cfg.preallocate {
+        file.preallocate(shared.cfg.segment_target_bytes.max(BLOCK_BYTES as u64))
             .map_err(io("preallocate segment"))?;
     }
     file.sync_data().map_err(io("sync new segment"))?;
     fs.rename(&tmp, path).map_err(io("rename new segment"))?;
-    fs.sync_dir(&shared.dir)
-        .map_err(|e| WalError::io("sync WAL directory", shared.dir.clone(), e))?;
+    fs.sync_dir(&shared.cfg.dir)
+        .map_err(|e| WalError::io("sync WAL directory", shared.cfg.dir.clone(), e))?;
     shared
         .stats
         .segments_created
@@ -581,7 +579,7 @@ pub(crate) fn run_syncer(shared: &Shared) {
             }
             Err(e) => {
                 lock(&shared.sync).busy = false;
-                shared.poison(WalError::io("fdatasync segment", shared.dir.clone(), e));
+                shared.poison(WalError::io("fdatasync segment", shared.cfg.dir.clone(), e));
                 return;
             }
         }

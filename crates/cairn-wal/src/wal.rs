@@ -7,7 +7,7 @@ use std::thread::JoinHandle;
 
 use cairn_io::{Backend, FsRef, LockGuard, OpenOptions, RealFs, probe_direct_io};
 
-use crate::commit::{self, Shared, SharedInit, WalStats};
+use crate::commit::{self, LogConfig, Shared, SharedInit, WalStats};
 use crate::error::{Result, WalError};
 use crate::options::{BackendChoice, DirectIo, RecoveryPolicy, WalOptions};
 use crate::record::{MAX_PAYLOAD_BYTES, Record, WalRecord};
@@ -70,7 +70,7 @@ pub struct Wal {
 impl std::fmt::Debug for Wal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Wal")
-            .field("dir", &self.shared.dir)
+            .field("dir", &self.shared.cfg.dir)
             .field("io_path", &self.io_path)
             .finish()
     }
@@ -195,14 +195,16 @@ impl Wal {
         report.segments = segments.len();
         report.next_lsn = Lsn(next_lsn);
         let shared = Shared::new(SharedInit {
-            fs,
-            dir: dir.to_path_buf(),
-            direct,
-            keys,
-            segment_target_bytes: options.segment_target_bytes,
-            max_record_bytes: options.max_record_bytes,
-            max_pending_bytes: options.max_pending_bytes,
-            preallocate: options.preallocate,
+            cfg: LogConfig {
+                fs,
+                dir: dir.to_path_buf(),
+                direct,
+                keys,
+                segment_target_bytes: options.segment_target_bytes,
+                max_record_bytes: options.max_record_bytes,
+                max_pending_bytes: options.max_pending_bytes,
+                preallocate: options.preallocate,
+            },
             next_lsn,
             segments,
             active: active.clone(),
@@ -304,7 +306,7 @@ impl Wal {
             .clone()
             .into();
         Ok(Replay::new(
-            self.shared.fs.clone(),
+            self.shared.cfg.fs.clone(),
             segments,
             from,
             self.durable_lsn(),
@@ -346,15 +348,15 @@ impl Wal {
                     _ => break,
                 }
             };
-            let fs = &self.shared.fs;
+            let fs = &self.shared.cfg.fs;
             let len = fs
                 .open(&victim, OpenOptions::read())
                 .and_then(|f| f.len_bytes())
                 .map_err(|e| WalError::io("stat segment", &victim, e))?;
             fs.remove_file(&victim)
                 .map_err(|e| WalError::io("remove segment", &victim, e))?;
-            fs.sync_dir(&self.shared.dir)
-                .map_err(|e| WalError::io("sync WAL directory", &self.shared.dir, e))?;
+            fs.sync_dir(&self.shared.cfg.dir)
+                .map_err(|e| WalError::io("sync WAL directory", &self.shared.cfg.dir, e))?;
             self.shared
                 .segments
                 .lock()
@@ -379,6 +381,7 @@ impl Wal {
         for (i, s) in segs.into_iter().enumerate() {
             let len_bytes = self
                 .shared
+                .cfg
                 .fs
                 .open(&s.path, OpenOptions::read())
                 .and_then(|f| f.len_bytes())
