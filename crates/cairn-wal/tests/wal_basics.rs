@@ -260,10 +260,9 @@ fn a_second_open_of_the_same_directory_is_refused() {
 }
 
 #[test]
-fn large_encrypted_batches_are_sealed_and_opened_in_parallel_across_segments() {
+fn large_encrypted_batches_are_sealed_in_parallel_across_segments() {
     // 300 × 4 KiB in one batch is past the parallel-sealing threshold and spans ~20 small
-    // segments, so frames of several queue parts are sealed by several threads; replay reads
-    // ahead and decrypts in parallel.
+    // segments, so frames of several queue parts are sealed by several threads.
     let dir = tempdir();
     let opts = || WalOptions {
         key_ring: Some(ring()),
