@@ -12,16 +12,6 @@ use common::*;
 
 const BLOCK: usize = 4096;
 
-fn segment_files(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
-        .collect();
-    v.sort();
-    v
-}
-
 /// (offset, lsn, record_type, frame_len) of every frame of a segment, read by the layout in
 /// docs/formats/wal.md.
 fn frames(bytes: &[u8]) -> Vec<(usize, u64, u16, usize)> {
