@@ -2,7 +2,6 @@
 //! figures).
 
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 #[test]
 fn bench_wal_quick_runs_and_prints_goals() {
@@ -11,7 +10,6 @@ fn bench_wal_quick_runs_and_prints_goals() {
         .tempdir_in(std::env::temp_dir())
         .unwrap();
     let json = dir.path().join("figures.json");
-    let started = Instant::now();
     let output = Command::new(env!("CARGO_BIN_EXE_cairn"))
         .args(["bench", "wal", "--quick", "--dir"])
         .arg(dir.path())
@@ -19,7 +17,6 @@ fn bench_wal_quick_runs_and_prints_goals() {
         .arg(&json)
         .output()
         .unwrap();
-    let elapsed = started.elapsed();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -54,7 +51,6 @@ fn bench_wal_quick_runs_and_prints_goals() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(left, vec![std::ffi::OsString::from("figures.json")]);
-    assert!(elapsed < Duration::from_secs(60), "took {elapsed:?}");
 }
 
 #[test]
