@@ -204,12 +204,12 @@ impl Shared {
                 >= encode::PARALLEL_SEAL_BYTES;
         let mut deferred: Vec<(usize, usize, usize)> = Vec::new();
         let mut rollover_error = None;
+        let tag = if self.cfg.keys.is_some() {
+            TAG_BYTES
+        } else {
+            0
+        };
         for r in records {
-            let tag = if self.cfg.keys.is_some() {
-                TAG_BYTES
-            } else {
-                0
-            };
             let frame_len = (RECORD_HEADER_BYTES + r.payload.len() + tag) as u64;
             if q.current_bytes > BLOCK_BYTES as u64
                 && q.current_bytes + frame_len > self.cfg.segment_target_bytes
@@ -518,21 +518,24 @@ fn write_parts(shared: &Shared, active: &mut ActiveFile, parts: VecDeque<Part>) 
     Ok(())
 }
 
-/// Waits until the sync thread has nothing queued or running.
-fn wait_sync_idle(shared: &Shared) {
+/// Waits until the sync thread has nothing queued or running (or the log is poisoned) and
+/// returns its slot, still locked.
+fn idle_sync_slot(shared: &Shared) -> MutexGuard<'_, SyncSlot> {
     let mut slot = lock(&shared.sync);
     while (slot.job.is_some() || slot.busy) && shared.poison.get().is_none() {
         slot = shared.sync_cv.wait(slot).unwrap_or_else(|e| e.into_inner());
     }
+    slot
+}
+
+fn wait_sync_idle(shared: &Shared) {
+    drop(idle_sync_slot(shared));
 }
 
 /// Queues a sync of `file` covering records up to `last_lsn`, once the sync thread is idle
 /// (so at most one sync runs while the next batch is being written).
 fn hand_to_sync(shared: &Shared, file: FileRef, last_lsn: u64) {
-    let mut slot = lock(&shared.sync);
-    while (slot.job.is_some() || slot.busy) && shared.poison.get().is_none() {
-        slot = shared.sync_cv.wait(slot).unwrap_or_else(|e| e.into_inner());
-    }
+    let mut slot = idle_sync_slot(shared);
     slot.job = Some((file, last_lsn));
     shared.sync_in_flight.store(true, Ordering::Release);
     drop(slot);

@@ -221,17 +221,14 @@ impl FrameReader {
             payload,
         })
     }
+}
 
-    /// Turns a CRC-valid record frame into a plaintext [`WalRecord`], authenticating it when
-    /// the segment is encrypted.
-    pub(crate) fn open_record(
-        &self,
-        offset: u64,
-        header: FrameHeader,
-        raw: &[u8; RECORD_HEADER_BYTES],
-        payload: Vec<u8>,
-    ) -> Result<WalRecord> {
-        open_frame(&self.ctx, offset, header, raw, payload)
+/// A CRC-valid record must carry exactly the next LSN of its segment.
+pub(crate) fn expect_lsn(found: u64, expected: u64) -> Result<(), Corruption> {
+    if found == expected {
+        Ok(())
+    } else {
+        Err(Corruption::LsnMismatch { expected, found })
     }
 }
 

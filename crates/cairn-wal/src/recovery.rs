@@ -19,7 +19,7 @@ use cairn_io::{Fs, OpenOptions, align_up};
 use crate::crypto::KeyRing;
 use crate::error::{Corruption, Result, WalError};
 use crate::options::RecoveryPolicy;
-use crate::reader::{Frame, FrameReader};
+use crate::reader::{Frame, FrameReader, expect_lsn, open_frame};
 use crate::segment::{BLOCK_BYTES, SegmentCtx, SegmentHeader, parse_segment_file_name};
 
 /// A segment found on disk.
@@ -163,14 +163,13 @@ pub(crate) fn open_reader(fs: &dyn Fs, meta: &SegmentMeta) -> Result<FrameReader
 }
 
 /// Scans a sealed segment, which must hold exactly the LSNs `first_lsn..=expected_last`.
-/// `next` is the successor (for the error when LSNs are missing). With `authenticate`, every
-/// encrypted record's tag is checked too.
+/// `next` is the successor (for the error when LSNs are missing). Every encrypted record's tag
+/// is checked too.
 pub(crate) fn scan_sealed(
     fs: &dyn Fs,
     meta: &SegmentMeta,
     next: &SegmentMeta,
     policy: RecoveryPolicy,
-    authenticate: bool,
 ) -> Result<ScanResult> {
     let expected_last = next.ctx.header.prev_last_lsn;
     if expected_last + 1 < meta.first_lsn() {
@@ -206,20 +205,12 @@ pub(crate) fn scan_sealed(
                 raw,
                 payload,
             } => {
-                if header.lsn != expected {
-                    let problem = Corruption::LsnMismatch {
-                        expected,
-                        found: header.lsn,
-                    };
-                    return fail(
-                        corrupt(&meta.path, offset, Some(expected), problem),
-                        expected - 1,
-                        records,
-                    );
+                if let Err(problem) = expect_lsn(header.lsn, expected) {
+                    let err = corrupt(&meta.path, offset, Some(expected), problem);
+                    return fail(err, expected - 1, records);
                 }
-                if authenticate
-                    && meta.ctx.cipher.is_some()
-                    && let Err(e) = reader.open_record(offset, header, &raw, payload)
+                if meta.ctx.cipher.is_some()
+                    && let Err(e) = open_frame(&meta.ctx, offset, header, &raw, payload)
                 {
                     return fail(e, expected - 1, records);
                 }
@@ -272,18 +263,11 @@ pub(crate) fn scan_last(
                 raw,
                 payload,
             } => {
-                if header.lsn != expected {
-                    break (
-                        offset,
-                        Corruption::LsnMismatch {
-                            expected,
-                            found: header.lsn,
-                        },
-                        true,
-                    );
+                if let Err(problem) = expect_lsn(header.lsn, expected) {
+                    break (offset, problem, true);
                 }
                 if meta.ctx.cipher.is_some()
-                    && reader.open_record(offset, header, &raw, payload).is_err()
+                    && open_frame(&meta.ctx, offset, header, &raw, payload).is_err()
                 {
                     break (offset, Corruption::Tampered, true);
                 }

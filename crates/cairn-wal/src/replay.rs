@@ -4,12 +4,9 @@ use std::sync::Arc;
 
 use cairn_io::FsRef;
 
-use crate::record::{FrameHeader, RECORD_HEADER_BYTES};
-use crate::segment::SegmentCtx;
-
 use crate::error::{Corruption, Result, WalError};
 use crate::options::RecoveryPolicy;
-use crate::reader::{Frame, FrameReader, open_frame};
+use crate::reader::{Frame, FrameReader, expect_lsn, open_frame};
 use crate::recovery::{SegmentMeta, corrupt, open_reader};
 use crate::{Lsn, WalRecord};
 
@@ -29,22 +26,6 @@ pub struct Replay {
     policy: RecoveryPolicy,
     done: bool,
     salvage_stop: Option<WalError>,
-}
-
-/// A CRC-checked record frame not yet opened (decrypted). Decryption is one thread's work:
-/// spreading it over threads per read-ahead batch was measured slower than ring on one core.
-struct RawFrame {
-    ctx: Arc<SegmentCtx>,
-    offset: u64,
-    header: FrameHeader,
-    raw: [u8; RECORD_HEADER_BYTES],
-    payload: Vec<u8>,
-}
-
-impl RawFrame {
-    fn open(self) -> Result<WalRecord> {
-        open_frame(&self.ctx, self.offset, self.header, &self.raw, self.payload)
-    }
 }
 
 impl std::fmt::Debug for Replay {
@@ -90,14 +71,6 @@ impl Replay {
         self.salvage_stop.as_ref()
     }
 
-    /// The first LSN this replay will return (records below it were truncated away).
-    pub fn first_available_lsn(&self) -> Lsn {
-        Lsn(self
-            .segments
-            .first()
-            .map_or(self.from, SegmentMeta::first_lsn))
-    }
-
     fn fail(&mut self, err: WalError) -> Option<Result<WalRecord>> {
         self.done = true;
         match self.policy {
@@ -110,7 +83,7 @@ impl Replay {
         }
     }
 
-    fn step(&mut self) -> Result<Option<RawFrame>, WalError> {
+    fn step(&mut self) -> Result<Option<WalRecord>, WalError> {
         loop {
             if self.expected > self.end {
                 return Ok(None);
@@ -145,25 +118,14 @@ impl Replay {
                     raw,
                     payload,
                 } => {
-                    if header.lsn != self.expected {
-                        let problem = Corruption::LsnMismatch {
-                            expected: self.expected,
-                            found: header.lsn,
-                        };
+                    if let Err(problem) = expect_lsn(header.lsn, self.expected) {
                         return Err(corrupt(&meta.path, offset, Some(self.expected), problem));
                     }
                     self.expected += 1;
                     if header.lsn < self.from {
                         continue;
                     }
-                    let ctx = reader.ctx.clone();
-                    return Ok(Some(RawFrame {
-                        ctx,
-                        offset,
-                        header,
-                        raw,
-                        payload,
-                    }));
+                    return open_frame(&reader.ctx, offset, header, &raw, payload).map(Some);
                 }
                 Frame::Padding { .. } => {}
                 Frame::End { offset } => {
@@ -201,10 +163,7 @@ impl Iterator for Replay {
             return None;
         }
         match self.step() {
-            Ok(Some(frame)) => match frame.open() {
-                Ok(record) => Some(Ok(record)),
-                Err(err) => self.fail(err),
-            },
+            Ok(Some(record)) => Some(Ok(record)),
             Ok(None) => {
                 self.done = true;
                 None

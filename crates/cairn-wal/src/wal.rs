@@ -1,5 +1,6 @@
 //! The public handle: open (with recovery), append, sync, replay, truncate, close.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -139,7 +140,7 @@ impl Wal {
         };
         if options.verify_on_open {
             for pair in segments.windows(2) {
-                let scan = recovery::scan_sealed(&*fs, &pair[0], &pair[1], options.recovery, true)?;
+                let scan = recovery::scan_sealed(&*fs, &pair[0], &pair[1], options.recovery)?;
                 report.records_scanned += scan.records;
                 if let Some(err) = scan.salvaged {
                     tracing::warn!(error = %err, "salvage: damaged sealed segment; replay will stop there");
@@ -333,6 +334,7 @@ impl Wal {
     /// contiguous suffix.
     pub fn truncate_before(&self, lsn: Lsn) -> Result<TruncateReport> {
         let _serial = self.truncate_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let lengths = self.file_lengths()?;
         let mut report = TruncateReport::default();
         loop {
             let victim = {
@@ -349,10 +351,7 @@ impl Wal {
                 }
             };
             let fs = &self.shared.cfg.fs;
-            let len = fs
-                .open(&victim, OpenOptions::read())
-                .and_then(|f| f.len_bytes())
-                .map_err(|e| WalError::io("stat segment", &victim, e))?;
+            let len = length_of(&lengths, &victim);
             fs.remove_file(&victim)
                 .map_err(|e| WalError::io("remove segment", &victim, e))?;
             fs.sync_dir(&self.shared.cfg.dir)
@@ -370,31 +369,40 @@ impl Wal {
 
     /// The segment files, oldest first.
     pub fn segments(&self) -> Result<Vec<SegmentInfo>> {
+        // Serialised with truncation: every listed segment is then in the directory (rollover
+        // creates the file before listing it).
+        let _serial = self.truncate_lock.lock().unwrap_or_else(|e| e.into_inner());
         let segs = self
             .shared
             .segments
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
+        let lengths = self.file_lengths()?;
         let count = segs.len();
-        let mut out = Vec::with_capacity(count);
-        for (i, s) in segs.into_iter().enumerate() {
-            let len_bytes = self
-                .shared
-                .cfg
-                .fs
-                .open(&s.path, OpenOptions::read())
-                .and_then(|f| f.len_bytes())
-                .map_err(|e| WalError::io("stat segment", &s.path, e))?;
-            out.push(SegmentInfo {
+        Ok(segs
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| SegmentInfo {
                 first_lsn: Lsn(s.first_lsn()),
                 encrypted: s.ctx.cipher.is_some(),
                 active: i + 1 == count,
-                len_bytes,
+                len_bytes: length_of(&lengths, &s.path),
                 path: s.path,
-            });
-        }
-        Ok(out)
+            })
+            .collect())
+    }
+
+    /// File name → length of everything in the log directory, from one listing.
+    fn file_lengths(&self) -> Result<HashMap<String, u64>> {
+        let dir = &self.shared.cfg.dir;
+        let entries = self
+            .shared
+            .cfg
+            .fs
+            .list_dir(dir)
+            .map_err(|e| WalError::io("list WAL directory", dir, e))?;
+        Ok(entries.into_iter().map(|e| (e.name, e.len_bytes)).collect())
     }
 
     /// Bytes used by all segment files.
@@ -461,4 +469,12 @@ fn validate(options: &WalOptions) -> Result<()> {
         });
     }
     Ok(())
+}
+
+fn length_of(lengths: &HashMap<String, u64>, path: &Path) -> u64 {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| lengths.get(n))
+        .copied()
+        .unwrap_or(0)
 }

@@ -90,6 +90,22 @@ fn wal_with(dir: &Path, n: u64, options: WalOptions) -> PathBuf {
         .unwrap()
 }
 
+/// A closed log of records 1..=n (300-byte payloads) over many small segments, appended
+/// durably one by one (one flush each) or buffered (many records per flush).
+fn multi_segment_log(dir: &Path, n: u64, durable: bool) {
+    let wal = open(dir, small_segments());
+    for i in 1..=n {
+        let p = payload(i, 300);
+        let r = record(i, &p);
+        if durable {
+            wal.append_durable(r).unwrap();
+        } else {
+            wal.append(r).unwrap();
+        }
+    }
+    wal.close().unwrap();
+}
+
 fn replay_lsns(wal: &Wal) -> Vec<u64> {
     replay_all(wal).iter().map(|r| r.lsn.0).collect()
 }
@@ -212,12 +228,7 @@ fn bad_crc_in_the_middle_is_an_error_naming_segment_offset_and_lsn() {
 #[test]
 fn bad_crc_in_a_sealed_segment_is_an_error() {
     let dir = tempdir();
-    let opts = small_segments;
-    let wal = open(dir.path(), opts());
-    for i in 1..=600u64 {
-        wal.append(record(i, &payload(i, 300))).unwrap();
-    }
-    wal.close().unwrap();
+    multi_segment_log(dir.path(), 600, false);
     let first = &segment_files(dir.path())[0];
     let mut bytes = std::fs::read(first).unwrap();
     // The last record of the sealed segment: nothing after it in this file vouches for it,
@@ -226,7 +237,7 @@ fn bad_crc_in_a_sealed_segment_is_an_error() {
     let lsn = u64::from_le_bytes(bytes[off + 8..off + 16].try_into().unwrap());
     bytes[off + 45] ^= 0x80;
     std::fs::write(first, &bytes).unwrap();
-    let err = Wal::open(dir.path(), opts()).unwrap_err();
+    let err = Wal::open(dir.path(), small_segments()).unwrap_err();
     assert!(matches!(
         assert_corrupt(err, first, off, lsn),
         Corruption::RecordCrc { .. }
@@ -291,11 +302,7 @@ fn stale_record_from_another_segment_after_the_tail_is_never_read() {
 #[test]
 fn missing_segment_is_an_error() {
     let dir = tempdir();
-    let wal = open(dir.path(), small_segments());
-    for i in 1..=800u64 {
-        wal.append(record(i, &payload(i, 300))).unwrap();
-    }
-    wal.close().unwrap();
+    multi_segment_log(dir.path(), 800, false);
     let segs = segment_files(dir.path());
     assert!(segs.len() >= 4);
     std::fs::remove_file(&segs[1]).unwrap();
@@ -310,11 +317,7 @@ fn missing_segment_is_an_error() {
 fn lsn_gap_is_an_error() {
     // The sealed segment lost its last flush: its successor says it should end later.
     let dir = tempdir();
-    let wal = open(dir.path(), small_segments());
-    for i in 1..=400u64 {
-        wal.append_durable(record(i, &payload(i, 300))).unwrap();
-    }
-    wal.close().unwrap();
+    multi_segment_log(dir.path(), 400, true);
     let segs = segment_files(dir.path());
     let mut bytes = std::fs::read(&segs[0]).unwrap();
     let (off, _, _, _) = *frames(&bytes).iter().rev().find(|f| f.2 != 0xffff).unwrap();
@@ -541,11 +544,7 @@ fn wholly_torn_last_segment_never_sends_the_lsn_backwards() {
     // The reference restarted at LSN 1 when its last segment held no valid record. Here the
     // next LSN is at least the last segment's first LSN, and earlier segments stay intact.
     let dir = tempdir();
-    let wal = open(dir.path(), small_segments());
-    for i in 1..=500u64 {
-        wal.append(record(i, &payload(i, 300))).unwrap();
-    }
-    wal.close().unwrap();
+    multi_segment_log(dir.path(), 500, false);
     let segs = segment_files(dir.path());
     let last = segs.last().unwrap();
     let bytes = std::fs::read(last).unwrap();
