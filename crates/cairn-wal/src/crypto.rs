@@ -13,109 +13,23 @@
 //! info string, is stored in the segment header so that a wrong key is reported as such
 //! instead of as tampering.
 
-use std::collections::BTreeMap;
-
-use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, Tag, UnboundKey};
-use ring::hkdf::{HKDF_SHA256, KeyType, Salt};
+use cairn_crypto::GcmKey;
+pub use cairn_crypto::{KEY_CHECK_BYTES, KeyRing, SALT_BYTES, TAG_BYTES};
 
 use crate::record::RECORD_HEADER_BYTES;
 use crate::segment::SEGMENT_HEADER_BYTES;
 
-pub const TAG_BYTES: usize = 16;
-pub const SALT_BYTES: usize = 16;
-pub const KEY_CHECK_BYTES: usize = 16;
 const RECORD_KEY_INFO: &[u8] = b"cairn-wal v1 record key";
 const KEY_CHECK_INFO: &[u8] = b"cairn-wal v1 key check";
 
-/// The master keys the WAL may use: new segments are encrypted with the current key; old
-/// segments name the key id they were written with, so a ring holding old and new keys reads
-/// across a rotation.
-#[derive(Clone)]
-pub struct KeyRing {
-    keys: BTreeMap<u32, [u8; 32]>,
-    current: u32,
-}
-
-impl std::fmt::Debug for KeyRing {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never print key material.
-        f.debug_struct("KeyRing")
-            .field("key_ids", &self.keys.keys().collect::<Vec<_>>())
-            .field("current", &self.current)
-            .finish()
-    }
-}
-
-impl KeyRing {
-    /// A ring with one key, used for new segments.
-    pub fn new(key_id: u32, key: [u8; 32]) -> Self {
-        Self {
-            keys: BTreeMap::from([(key_id, key)]),
-            current: key_id,
-        }
-    }
-
-    /// Adds an older key that existing segments may still use.
-    pub fn with_key(mut self, key_id: u32, key: [u8; 32]) -> Self {
-        self.keys.insert(key_id, key);
-        self
-    }
-
-    /// Makes `key_id` (which must be in the ring) the key for new segments.
-    pub fn rotate_to(mut self, key_id: u32, key: [u8; 32]) -> Self {
-        self.keys.insert(key_id, key);
-        self.current = key_id;
-        self
-    }
-
-    pub fn current_id(&self) -> u32 {
-        self.current
-    }
-
-    pub(crate) fn key(&self, key_id: u32) -> Option<&[u8; 32]> {
-        self.keys.get(&key_id)
-    }
-}
-
 /// The derived key check value for a segment.
 pub(crate) fn key_check(master: &[u8; 32], salt: &[u8; SALT_BYTES], segment_id: u64) -> [u8; 16] {
-    let mut out = [0u8; KEY_CHECK_BYTES];
-    expand(master, salt, KEY_CHECK_INFO, segment_id, &mut out);
-    out
-}
-
-/// An HKDF output length.
-struct OutLen(usize);
-
-impl KeyType for OutLen {
-    fn len(&self) -> usize {
-        self.0
-    }
-}
-
-/// HKDF-SHA256 (RFC 5869) with info = `info ‖ segment_id (u64 LE)`.
-fn expand(
-    master: &[u8; 32],
-    salt: &[u8; SALT_BYTES],
-    info: &[u8],
-    segment_id: u64,
-    out: &mut [u8],
-) {
-    let prk = Salt::new(HKDF_SHA256, salt).extract(master);
-    let id = segment_id.to_le_bytes();
-    let parts = [info, &id[..]];
-    // HKDF-SHA256 expands up to 8160 bytes; we ask for 16 or 32, so this cannot fail.
-    let filled = prk
-        .expand(&parts, OutLen(out.len()))
-        .and_then(|okm| okm.fill(out));
-    if filled.is_err() {
-        out.fill(0);
-    }
+    cairn_crypto::key_check(master, salt, KEY_CHECK_INFO, segment_id)
 }
 
 /// The cipher state of one segment.
 pub(crate) struct SegmentCipher {
-    cipher: LessSafeKey,
+    cipher: GcmKey,
     header: [u8; SEGMENT_HEADER_BYTES],
     first_lsn: u64,
 }
@@ -136,21 +50,17 @@ impl SegmentCipher {
         first_lsn: u64,
         header: [u8; SEGMENT_HEADER_BYTES],
     ) -> Self {
-        let mut key = [0u8; 32];
-        expand(master, salt, RECORD_KEY_INFO, segment_id, &mut key);
-        let unbound = UnboundKey::new(&AES_256_GCM, &key).unwrap_or_else(|_| unreachable_key());
-        key.fill(0);
         Self {
-            cipher: LessSafeKey::new(unbound),
+            cipher: GcmKey::derive(master, salt, RECORD_KEY_INFO, segment_id),
             header,
             first_lsn,
         }
     }
 
-    fn nonce(&self, lsn: u64) -> Nonce {
+    fn nonce(&self, lsn: u64) -> [u8; 12] {
         let mut n = [0u8; 12];
         n[..8].copy_from_slice(&lsn.wrapping_sub(self.first_lsn).to_le_bytes());
-        Nonce::assume_unique_for_key(n)
+        n
     }
 
     fn aad(
@@ -172,16 +82,8 @@ impl SegmentCipher {
         raw_header: &[u8; RECORD_HEADER_BYTES],
         data: &mut [u8],
     ) -> [u8; TAG_BYTES] {
-        let aad = self.aad(raw_header);
-        let mut out = [0u8; TAG_BYTES];
-        // Sealing fails only for messages over 64 GiB, far above the payload cap.
-        if let Ok(tag) =
-            self.cipher
-                .seal_in_place_separate_tag(self.nonce(lsn), Aad::from(&aad[..]), data)
-        {
-            out.copy_from_slice(tag.as_ref());
-        }
-        out
+        self.cipher
+            .seal(self.nonce(lsn), &self.aad(raw_header), data)
     }
 
     /// Decrypts `data` (ciphertext without the tag) in place; false if authentication fails.
@@ -192,19 +94,8 @@ impl SegmentCipher {
         data: &mut [u8],
         tag: &[u8; TAG_BYTES],
     ) -> bool {
-        let aad = self.aad(raw_header);
-        let tag = Tag::from(*tag);
         self.cipher
-            .open_in_place_separate_tag(self.nonce(lsn), Aad::from(&aad[..]), tag, data, 0..)
-            .is_ok()
-    }
-}
-
-#[cold]
-fn unreachable_key() -> ! {
-    #[allow(clippy::panic)]
-    {
-        panic!("ring rejected a 32-byte AES-256-GCM key")
+            .open(self.nonce(lsn), &self.aad(raw_header), data, tag)
     }
 }
 
