@@ -134,7 +134,7 @@ impl<'a> BitmapRef<'a> {
     /// Bits `start..start + len` as a new bitmap; `start` must be a multiple of 8 for the
     /// zero-copy form, which is what pages use (page row counts are multiples of 1024).
     pub fn slice_bytes(&self, start: usize, len: usize) -> Option<BitmapRef<'a>> {
-        if start % 8 != 0 || start.checked_add(len)? > self.len {
+        if !start.is_multiple_of(8) || start.checked_add(len)? > self.len {
             return None;
         }
         BitmapRef::new(&self.bytes[start / 8..], len)
