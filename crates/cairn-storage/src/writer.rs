@@ -200,7 +200,11 @@ pub fn write_partition(
     out.put(&tail.encode())?;
     let len_bytes = out.finish()?;
     fs.rename(&tmp, path).map_err(io("rename", &tmp))?;
-    let dir = path.parent().unwrap_or(Path::new("."));
+    // A bare file name's parent is "", which names no directory: sync ".".
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     fs.sync_dir(dir).map_err(io("sync directory", dir))?;
     Ok(WrittenPartition {
         path: path.to_path_buf(),
