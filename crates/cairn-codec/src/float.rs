@@ -100,7 +100,7 @@ fn decode_plain(bytes: &[u8], rows: usize, out: &mut Vec<f64>) -> Result<()> {
 /// Vectors of the page that [`choose`] encodes to estimate sizes.
 const CHOOSE_SAMPLE_VECTORS: usize = 8;
 /// Gorilla is a candidate only at or below this fraction of plain's size.
-const GORILLA_MAX_RATIO: f64 = 0.85;
+const GORILLA_MAX_RATIO: f64 = 0.95;
 /// ALP is a candidate only below this fraction of plain's size.
 const ALP_MAX_RATIO: f64 = 0.95;
 /// When both qualify, Gorilla wins only if it is below this fraction of ALP's size (ALP

@@ -144,6 +144,25 @@ impl Column {
             }
             Bitmap::from_bools(&bits)
         });
+        if let Some(ColumnData::Bool(_)) = parts.first().map(|p| &p.data) {
+            let mut bits = Bitmap::new(total, false);
+            let mut at = 0;
+            for p in &parts {
+                let ColumnData::Bool(b) = &p.data else {
+                    return None;
+                };
+                for i in 0..b.len() {
+                    if b.get(i) {
+                        bits.set(at + i, true);
+                    }
+                }
+                at += b.len();
+            }
+            return Some(Column {
+                data: ColumnData::Bool(bits),
+                validity,
+            });
+        }
         let mut it = parts.into_iter();
         let first = it.next()?;
         let mut data = first.data;
@@ -152,11 +171,6 @@ impl Column {
                 (ColumnData::I64(a), ColumnData::I64(b)) => a.extend(b),
                 (ColumnData::U64(a), ColumnData::U64(b)) => a.extend(b),
                 (ColumnData::F64(a), ColumnData::F64(b)) => a.extend(b),
-                (ColumnData::Bool(a), ColumnData::Bool(b)) => {
-                    let mut bits: Vec<bool> = (0..a.len()).map(|i| a.get(i)).collect();
-                    bits.extend((0..b.len()).map(|i| b.get(i)));
-                    *a = Bitmap::from_bools(&bits);
-                }
                 (
                     ColumnData::Utf8 { offsets, data },
                     ColumnData::Utf8 {
@@ -165,7 +179,9 @@ impl Column {
                     },
                 ) => {
                     let base = *offsets.last()?;
-                    offsets.extend(o2.iter().skip(1).map(|o| o + base));
+                    for o in o2.iter().skip(1) {
+                        offsets.push(o.checked_add(base)?);
+                    }
                     data.extend(d2);
                 }
                 (ColumnData::Dict { codes, .. }, ColumnData::Dict { codes: c2, .. }) => {

@@ -1,5 +1,5 @@
-//! Reading a partition file: `open` reads the tail and the footer (one read for both when
-//! the footer is under 64 KiB); everything else is positioned reads of just the pages a
+//! Reading a partition file: `open` reads the tail and the footer (exactly those bytes, or
+//! one speculative read of the file's end for object stores); everything else is positioned reads of just the pages a
 //! request needs, each checked against its CRC, decrypted and decoded.
 
 use std::ops::Range;
@@ -19,9 +19,6 @@ use crate::source::{ByteSource, FileSource};
 use crate::sparse;
 use crate::tail::{FORMAT_VERSION, MAGIC, MAX_FOOTER_BYTES, TAIL_BYTES, Tail};
 
-/// Bytes read from the end of the file at open, hoping to get the footer with the tail.
-const OPEN_READ_BYTES: u64 = 64 << 10;
-
 /// Per-block (min, max) TIME_KEY bounds from the sparse index.
 pub type TimeBlocks = Arc<Vec<(i64, i64)>>;
 
@@ -33,6 +30,11 @@ pub struct ReadOptions {
     /// The length the file had when written (the engine's manifest records it); a shorter
     /// file is reported as truncated instead of as a bad magic.
     pub expected_len: Option<u64>,
+    /// Bytes read from the end of the file at open, hoping to get the footer with the tail
+    /// in one request. 0 (the default) reads exactly the tail and then exactly the footer,
+    /// so no byte outside the footer is touched; a reader over object storage, where a
+    /// round trip costs more than a few extra bytes, sets 64 KiB.
+    pub open_read_bytes: u64,
 }
 
 /// An open partition file.
@@ -87,7 +89,7 @@ impl PartitionReader {
                 actual_len: len,
             });
         }
-        let first = len.saturating_sub(OPEN_READ_BYTES);
+        let first = len.saturating_sub(opts.open_read_bytes.max(TAIL_BYTES as u64));
         let mut end = vec![0u8; (len - first) as usize];
         source
             .read_exact_at(&mut end, first)

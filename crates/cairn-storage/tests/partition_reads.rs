@@ -56,29 +56,40 @@ fn seven_columns() -> Table {
     t
 }
 
+/// Options of a reader over object storage: one speculative read of the file's end.
+fn speculative() -> ReadOptions {
+    ReadOptions {
+        open_read_bytes: OPEN_READ_BYTES,
+        ..ReadOptions::default()
+    }
+}
+
 fn check_open_and_columns(opts: &WriteOptions, read: &ReadOptions) {
     let t = seven_columns();
     let (fs, path, len) = written(&t, opts);
     assert!(len > 2 * OPEN_READ_BYTES);
     for c in 0..t.cols.len() {
         let (src, r) = open_counted(&fs, path, read);
+        let bytes = fs.read_file(path).unwrap();
+        let (start, tail) = common::tail_of(&bytes);
+        let footer_len = u64::from(tail.footer_len);
         assert_eq!(
             src.log(),
-            [(len - OPEN_READ_BYTES, OPEN_READ_BYTES)],
-            "open"
+            [(len - 14, 14), (start as u64, footer_len)],
+            "open reads exactly the tail, then exactly the footer"
         );
         let meta = &r.footer().columns[c];
         let col = r.read_column(c).unwrap();
         assert_eq!(column_cells(&col), t.cells(c));
         let log = src.log();
         assert_eq!(
-            merged(&log[1..]),
+            merged(&log[2..]),
             r.byte_ranges(&[c]).unwrap(),
             "column {c}"
         );
-        assert_eq!(src.bytes(), OPEN_READ_BYTES + meta.stored_bytes());
+        assert_eq!(src.bytes(), 14 + footer_len + meta.stored_bytes());
         let dict_reads = u64::from(meta.dictionary.is_some());
-        assert_eq!(src.reads(), 1 + dict_reads + 1, "one read for all pages");
+        assert_eq!(src.reads(), 2 + dict_reads + 1, "one read for all pages");
         // A second read of the column re-reads the pages, never the cached dictionary.
         src.reset();
         r.read_column(c).unwrap();
@@ -91,7 +102,7 @@ fn check_open_and_columns(opts: &WriteOptions, read: &ReadOptions) {
 }
 
 #[test]
-fn open_reads_the_end_once_and_a_column_reads_only_its_extents() {
+fn open_reads_tail_and_footer_and_a_column_reads_only_its_extents() {
     check_open_and_columns(&page_rows(1024), &ReadOptions::default());
 }
 
@@ -101,17 +112,17 @@ fn encrypted_open_and_column_reads_are_the_same_ranges() {
 }
 
 #[test]
-fn a_file_under_64_kib_is_read_whole_at_open() {
+fn a_speculative_open_reads_a_file_under_64_kib_whole() {
     let t = all_types(100, false, TimeOrder::Sorted, 1);
     let (fs, path, len) = written(&t, &page_rows(1024));
     assert!(len < OPEN_READ_BYTES);
-    let (src, r) = open_counted(&fs, path, &ReadOptions::default());
+    let (src, r) = open_counted(&fs, path, &speculative());
     assert_eq!(src.log(), [(0, len)]);
     assert_eq!(r.len_bytes(), len);
 }
 
 #[test]
-fn a_footer_over_64_kib_costs_one_more_read_of_exactly_the_footer() {
+fn a_speculative_open_of_a_footer_over_64_kib_reads_exactly_the_footer_next() {
     // 300 one-row columns with 255-byte names: a footer of about 90 KiB.
     let mut t = Table::default();
     for i in 0..300 {
@@ -123,7 +134,7 @@ fn a_footer_over_64_kib_costs_one_more_read_of_exactly_the_footer() {
         );
     }
     let (fs, path, len) = written(&t, &page_rows(1024));
-    let (src, r) = open_counted(&fs, path, &ReadOptions::default());
+    let (src, r) = open_counted(&fs, path, &speculative());
     let bytes = fs.read_file(path).unwrap();
     let (start, tail) = common::tail_of(&bytes);
     assert!(u64::from(tail.footer_len) > OPEN_READ_BYTES);

@@ -259,7 +259,7 @@ pub fn encrypted(mut opts: WriteOptions) -> WriteOptions {
 pub fn with_keys(keys: KeyRing) -> ReadOptions {
     ReadOptions {
         keys: Some(keys),
-        expected_len: None,
+        ..ReadOptions::default()
     }
 }
 
