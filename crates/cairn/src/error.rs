@@ -4,6 +4,8 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use cairn_codec::CodecError;
+use cairn_storage::StorageError;
 use cairn_wal::WalError;
 
 /// Why a command failed.
@@ -19,6 +21,16 @@ pub enum CliError {
     Wal {
         context: &'static str,
         source: WalError,
+    },
+    /// A codec call failed.
+    Codec {
+        context: &'static str,
+        source: CodecError,
+    },
+    /// A partition-file call failed (boxed: the storage error is large).
+    Storage {
+        context: &'static str,
+        source: Box<StorageError>,
     },
     /// A benchmark thread panicked.
     ThreadPanicked,
@@ -39,13 +51,26 @@ impl CliError {
     pub fn wal(context: &'static str) -> impl FnOnce(WalError) -> CliError {
         move |source| CliError::Wal { context, source }
     }
+
+    pub fn codec(context: &'static str) -> impl FnOnce(CodecError) -> CliError {
+        move |source| CliError::Codec { context, source }
+    }
+
+    pub fn storage(context: &'static str) -> impl FnOnce(StorageError) -> CliError {
+        move |source| CliError::Storage {
+            context,
+            source: Box::new(source),
+        }
+    }
 }
 
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CliError::Io { context, path, .. } => write!(f, "{context} ({})", path.display()),
-            CliError::Wal { context, .. } => write!(f, "{context}"),
+            CliError::Wal { context, .. }
+            | CliError::Codec { context, .. }
+            | CliError::Storage { context, .. } => write!(f, "{context}"),
             CliError::ThreadPanicked => write!(f, "a benchmark thread panicked"),
             CliError::Invalid(detail) => write!(f, "{detail}"),
         }
@@ -57,6 +82,8 @@ impl std::error::Error for CliError {
         match self {
             CliError::Io { source, .. } => Some(source),
             CliError::Wal { source, .. } => Some(source),
+            CliError::Codec { source, .. } => Some(source),
+            CliError::Storage { source, .. } => Some(source.as_ref()),
             CliError::ThreadPanicked | CliError::Invalid(_) => None,
         }
     }

@@ -1,5 +1,6 @@
-//! Runs `cairn bench wal --quick` end to end (a smoke test of the benchmark, not of the
-//! figures).
+//! Runs `cairn bench wal --quick` and `cairn bench codec --quick` end to end (smoke tests of
+//! the benchmarks, not of the figures).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::process::Command;
 
@@ -62,4 +63,50 @@ fn bench_wal_rejects_a_bad_duration() {
         .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("--seconds"));
+}
+
+#[test]
+fn bench_codec_quick_runs_and_prints_sections() {
+    let dir = tempfile::Builder::new()
+        .prefix("cairn-bench-codec-smoke-")
+        .tempdir_in(std::env::temp_dir())
+        .unwrap();
+    let json = dir.path().join("figures.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(["bench", "codec", "--quick", "--dir"])
+        .arg(dir.path())
+        .arg("--json")
+        .arg(&json)
+        .env_remove("CAIRN_DNS_CSV")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "cairn bench codec failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        output.status
+    );
+    for section in [
+        "1a. columns of dns",
+        "1b. columns of cpu",
+        "2. partition file",
+        "touched only qtype's pages and the footer",
+        "\ngoals\n",
+    ] {
+        assert!(
+            stdout.contains(section),
+            "missing section {section:?}:\n{stdout}"
+        );
+    }
+    assert!(stdout.contains("PASS") || stdout.contains("MISS"));
+    let figures = std::fs::read_to_string(&json).unwrap();
+    assert!(figures.trim_start().starts_with('{') && figures.contains("\"goals\""));
+    // The partition files' subdirectory is removed; the data sets stay for later runs.
+    let mut left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["data", "figures.json"]);
 }

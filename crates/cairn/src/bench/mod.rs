@@ -1,9 +1,16 @@
-//! Benchmarks (`cairn bench ...`) and what they share: scratch directories, file-system
+//! Benchmarks (`cairn bench wal`, `cairn bench codec`) and what they share: scratch directories, file-system
 //! checks, timed multi-threaded loads and latency percentiles.
 
+pub mod codec;
 pub mod wal;
 
 mod cipher;
+mod codec_columns;
+mod codec_dns;
+mod codec_forced;
+mod codec_partition;
+mod codec_report;
+mod datasets;
 mod raw;
 mod report;
 mod wal_cells;
