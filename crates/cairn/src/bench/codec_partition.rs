@@ -153,6 +153,7 @@ fn write_and_scan(
     let read_opts = ReadOptions {
         keys,
         expected_len: Some(written.len_bytes),
+        ..ReadOptions::default()
     };
     let mut scan_warm = Duration::MAX;
     let mut scan_columns = Vec::new();
