@@ -6,6 +6,8 @@ use std::sync::Arc;
 use cairn_codec::string::Dictionary;
 use cairn_codec::{Bitmap, DecodedValues};
 
+use crate::schema::ColumnType;
+
 /// The values of a decoded column (or part of one).
 #[derive(Debug, Clone, PartialEq)]
 pub enum ColumnData {
@@ -67,6 +69,28 @@ impl Column {
         Some(Column { data, validity })
     }
 
+    /// A column of no rows of `column_type` (with the column's dictionary, if it has one).
+    pub(crate) fn empty(column_type: ColumnType, dictionary: Option<Arc<Dictionary>>) -> Column {
+        let data = match (column_type, dictionary) {
+            (ColumnType::Timestamp | ColumnType::I64, _) => ColumnData::I64(Vec::new()),
+            (ColumnType::U64, _) => ColumnData::U64(Vec::new()),
+            (ColumnType::F64, _) => ColumnData::F64(Vec::new()),
+            (ColumnType::Bool, _) => ColumnData::Bool(Bitmap::default()),
+            (ColumnType::String, Some(dictionary)) => ColumnData::Dict {
+                codes: Vec::new(),
+                dictionary,
+            },
+            (ColumnType::String, None) => ColumnData::Utf8 {
+                offsets: vec![0],
+                data: Vec::new(),
+            },
+        };
+        Column {
+            data,
+            validity: None,
+        }
+    }
+
     /// Whether row `i` is present (not null).
     pub fn is_valid(&self, i: usize) -> bool {
         self.validity.as_ref().is_none_or(|v| v.get(i))
@@ -78,12 +102,7 @@ impl Column {
             ColumnData::Utf8 { offsets, data } => {
                 data.get(*offsets.get(i)? as usize..*offsets.get(i + 1)? as usize)
             }
-            ColumnData::Dict { codes, dictionary } => {
-                let c = *codes.get(i)? as usize;
-                dictionary.data.get(
-                    *dictionary.offsets.get(c)? as usize..*dictionary.offsets.get(c + 1)? as usize,
-                )
-            }
+            ColumnData::Dict { codes, dictionary } => dictionary.get(*codes.get(i)? as usize),
             _ => None,
         }
     }

@@ -8,16 +8,18 @@ use std::sync::{Arc, OnceLock};
 
 use cairn_codec::string::Dictionary;
 use cairn_codec::{CodecError, DecodedValues, ValueType, decode_page};
-use cairn_crypto::{KeyRing, TAG_BYTES};
+use cairn_crypto::KeyRing;
 use cairn_io::Fs;
 
-use crate::cipher::{self, FileCipher, Region};
-use crate::column::Column;
+use crate::cipher::{FileCipher, Region};
+use crate::column::{Column, ColumnData};
 use crate::error::{Result, StorageError};
 use crate::footer::{ColumnMeta, Extent, Footer};
+use crate::schema::ColumnRole;
 use crate::source::{ByteSource, FileSource};
 use crate::sparse;
-use crate::tail::{FORMAT_VERSION, MAGIC, MAX_FOOTER_BYTES, TAIL_BYTES, Tail};
+
+mod open;
 
 /// Per-block (min, max) TIME_KEY bounds from the sparse index.
 pub type TimeBlocks = Arc<Vec<(i64, i64)>>;
@@ -64,135 +66,19 @@ impl PartitionReader {
     /// authenticates (if encrypted) and decodes the footer.
     pub fn open(source: Arc<dyn ByteSource>, opts: &ReadOptions) -> Result<Self> {
         let path = source.name().to_path_buf();
-        let io = |op| {
-            let p = path.clone();
-            move |source| StorageError::Io {
-                op,
-                path: p,
-                source,
-            }
-        };
-        let len = source.len_bytes().map_err(io("stat"))?;
-        if let Some(expected) = opts.expected_len
-            && len < expected
-        {
-            return Err(StorageError::Truncated {
-                path,
-                expected_len: expected,
-                actual_len: len,
-            });
-        }
-        if len < TAIL_BYTES as u64 {
-            return Err(StorageError::Truncated {
-                path,
-                expected_len: TAIL_BYTES as u64,
-                actual_len: len,
-            });
-        }
-        let first = len.saturating_sub(opts.open_read_bytes.max(TAIL_BYTES as u64));
-        let mut end = vec![0u8; (len - first) as usize];
-        source
-            .read_exact_at(&mut end, first)
-            .map_err(io("read tail of"))?;
-        let mut tb = [0u8; TAIL_BYTES];
-        tb.copy_from_slice(&end[end.len() - TAIL_BYTES..]);
-        let tail = Tail::decode(&tb);
-        if tail.magic != MAGIC {
-            return Err(StorageError::BadMagic {
-                path,
-                offset: len - 4,
-                found: tail.magic,
-                expected: MAGIC,
-            });
-        }
-        if tail.version != FORMAT_VERSION {
-            return Err(StorageError::UnsupportedVersion {
-                path,
-                found: tail.version,
-                supported: FORMAT_VERSION,
-            });
-        }
-        let footer_len = u64::from(tail.footer_len);
-        if footer_len > len - TAIL_BYTES as u64 || footer_len > MAX_FOOTER_BYTES {
-            return Err(StorageError::FooterLengthBeyondFile {
-                path,
-                footer_len,
-                file_len: len,
-            });
-        }
-        let footer_start = len - TAIL_BYTES as u64 - footer_len;
-        let body = if footer_start >= first {
-            let a = (footer_start - first) as usize;
-            end[a..a + footer_len as usize].to_vec()
-        } else {
-            let mut b = vec![0u8; footer_len as usize];
-            source
-                .read_exact_at(&mut b, footer_start)
-                .map_err(io("read footer of"))?;
-            b
-        };
-        let computed = crc32c::crc32c(&body);
-        if computed != tail.footer_crc {
-            return Err(StorageError::FooterChecksum {
-                path,
-                offset: footer_start,
-                stored: tail.footer_crc,
-                computed,
-            });
-        }
-        let encrypted = Footer::body_is_encrypted(&body);
-        let plain_len = if encrypted {
-            body.len().checked_sub(TAG_BYTES)
-        } else {
-            Some(body.len())
-        };
-        let Some(plain_len) = plain_len else {
-            return Err(StorageError::FooterCorrupt {
-                path,
-                offset: 0,
-                reason: "encrypted footer shorter than its tag".into(),
-            });
-        };
-        let footer = Footer::decode(&body[..plain_len], footer_start).map_err(|e| {
-            StorageError::FooterCorrupt {
-                path: path.clone(),
-                offset: e.offset,
-                reason: e.reason.to_string(),
-            }
-        })?;
-        let cipher = match &footer.encryption {
-            None => None,
-            Some(e) => {
-                let ring = opts
-                    .keys
-                    .as_ref()
-                    .ok_or_else(|| StorageError::KeyRequired { path: path.clone() })?;
-                let master = ring.key(e.key_id).ok_or_else(|| StorageError::MissingKey {
-                    path: path.clone(),
-                    key_id: e.key_id,
-                })?;
-                if cipher::key_check(master, &e.salt) != e.key_check {
-                    return Err(StorageError::WrongKey {
-                        path,
-                        key_id: e.key_id,
-                    });
-                }
-                let c = FileCipher::new(master, &e.salt);
-                let mut tag = [0u8; TAG_BYTES];
-                tag.copy_from_slice(&body[plain_len..]);
-                if !c.footer_authentic(&body[..plain_len], &tag) {
-                    return Err(StorageError::TamperedFooter { path });
-                }
-                Some(c)
-            }
-        };
-        let dictionaries = footer.columns.iter().map(|_| OnceLock::new()).collect();
+        let opened = open::open_footer(source.as_ref(), &path, opts)?;
+        let dictionaries = opened
+            .footer
+            .columns
+            .iter()
+            .map(|_| OnceLock::new())
+            .collect();
         Ok(Self {
             source,
             path,
-            len_bytes: len,
-            footer,
-            cipher,
+            len_bytes: opened.len_bytes,
+            footer: opened.footer,
+            cipher: opened.cipher,
             dictionaries,
             sparse: OnceLock::new(),
         })
@@ -326,7 +212,7 @@ impl PartitionReader {
             ));
         };
         let dict = Dictionary { offsets, data };
-        let sorted = (1..d.entries as usize).all(|i| entry(&dict, i - 1) < entry(&dict, i));
+        let sorted = (1..dict.len()).all(|i| dict.get(i - 1) < dict.get(i));
         if page.validity.is_some() || !sorted {
             return Err(self.corrupt(
                 name,
@@ -442,7 +328,10 @@ impl PartitionReader {
 
     fn concat(&self, col: usize, parts: Vec<Column>) -> Result<Column> {
         if parts.is_empty() {
-            return Ok(empty_column(self.column(col)?, self.dictionary(col)?));
+            return Ok(Column::empty(
+                self.column(col)?.spec.column_type,
+                self.dictionary(col)?,
+            ));
         }
         Column::concat(parts).ok_or_else(|| {
             StorageError::InvalidInput("pages of one column disagree in type".into())
@@ -477,7 +366,7 @@ impl PartitionReader {
             .footer
             .columns
             .iter()
-            .position(|c| c.spec.role == crate::schema::ColumnRole::TimeKey);
+            .position(|c| c.spec.role == ColumnRole::TimeKey);
         let Some(tk) = tk else {
             return Err(StorageError::InvalidInput(
                 "the partition has no TIME_KEY column".into(),
@@ -485,19 +374,34 @@ impl PartitionReader {
         };
         let pages = self.pages_for_time_range(min, max)?;
         let mut parts: Vec<Vec<Column>> = cols.iter().map(|_| Vec::new()).collect();
-        for p in pages {
-            let times = self.read_pages(tk, p..p + 1)?;
-            let Some(crate::column::ColumnData::I64(ts)) = times.first().map(|c| &c.data) else {
-                continue;
-            };
-            let keep: Vec<bool> = ts.iter().map(|&t| t >= min && t <= max).collect();
+        // Consecutive pages of a column are adjacent in the file: one read per run.
+        for run in runs(&pages) {
+            let times = self.read_pages(tk, run.clone())?;
+            let mut keeps = Vec::with_capacity(times.len());
+            for t in &times {
+                let ColumnData::I64(ts) = &t.data else {
+                    return Err(StorageError::InvalidInput(
+                        "TIME_KEY pages must hold i64".into(),
+                    ));
+                };
+                keeps.push(
+                    ts.iter()
+                        .map(|&t| t >= min && t <= max)
+                        .collect::<Vec<bool>>(),
+                );
+            }
             for (i, &c) in cols.iter().enumerate() {
-                let page = if c == tk {
+                let run_pages = if c == tk {
                     times.clone()
                 } else {
-                    self.read_pages(c, p..p + 1)?
+                    self.read_pages(c, run.clone())?
                 };
-                parts[i].extend(page.iter().map(|col| col.filter(&keep)));
+                parts[i].extend(
+                    run_pages
+                        .iter()
+                        .zip(&keeps)
+                        .map(|(col, keep)| col.filter(keep)),
+                );
             }
         }
         cols.iter()
@@ -601,31 +505,14 @@ impl PartitionReader {
     }
 }
 
-fn entry(d: &Dictionary, i: usize) -> &[u8] {
-    let a = d.offsets[i] as usize;
-    let b = d.offsets[i + 1] as usize;
-    &d.data[a..b]
-}
-
-fn empty_column(meta: &ColumnMeta, dict: Option<Arc<Dictionary>>) -> Column {
-    use crate::column::ColumnData as D;
-    use crate::schema::ColumnType as T;
-    let data = match (meta.spec.column_type, dict) {
-        (T::Timestamp | T::I64, _) => D::I64(Vec::new()),
-        (T::U64, _) => D::U64(Vec::new()),
-        (T::F64, _) => D::F64(Vec::new()),
-        (T::Bool, _) => D::Bool(cairn_codec::Bitmap::default()),
-        (T::String, Some(dictionary)) => D::Dict {
-            codes: Vec::new(),
-            dictionary,
-        },
-        (T::String, None) => D::Utf8 {
-            offsets: vec![0],
-            data: Vec::new(),
-        },
-    };
-    Column {
-        data,
-        validity: None,
+/// Splits sorted page indexes into runs of consecutive pages.
+fn runs(pages: &[usize]) -> Vec<Range<usize>> {
+    let mut out: Vec<Range<usize>> = Vec::new();
+    for &p in pages {
+        match out.last_mut() {
+            Some(r) if r.end == p => r.end = p + 1,
+            _ => out.push(p..p + 1),
+        }
     }
+    out
 }

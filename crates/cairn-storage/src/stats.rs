@@ -7,6 +7,7 @@
 //! a lower bound, a truncated maximum means "some string starting with these bytes".
 
 use cairn_codec::bytes::{Reader, put_i64, put_u8, put_u16, put_u64};
+use cairn_codec::string::Dictionary;
 use cairn_codec::{BitmapRef, CodecError, PageValues};
 
 use crate::schema::ColumnType;
@@ -46,65 +47,32 @@ impl Stats {
     pub fn of(
         values: &PageValues<'_>,
         validity: Option<BitmapRef<'_>>,
-        dictionary: Option<&Dict<'_>>,
+        dictionary: Option<&Dictionary>,
         string_cap: usize,
     ) -> Stats {
-        let present = |i: usize| validity.is_none_or(|v| v.get(i));
+        let rows = (0..values.len()).filter(|&i| validity.is_none_or(|v| v.get(i)));
         let bounds = match *values {
-            PageValues::I64(v) => fold(
-                v.iter()
-                    .copied()
-                    .enumerate()
-                    .filter(|(i, _)| present(*i))
-                    .map(|x| x.1),
-                |a, b| a.cmp(b),
-            )
-            .map(|(a, b)| (StatValue::I64(a), StatValue::I64(b))),
-            PageValues::U64(v) => fold(
-                v.iter()
-                    .copied()
-                    .enumerate()
-                    .filter(|(i, _)| present(*i))
-                    .map(|x| x.1),
-                |a, b| a.cmp(b),
-            )
-            .map(|(a, b)| (StatValue::U64(a), StatValue::U64(b))),
-            PageValues::F64(v) => fold(
-                v.iter()
-                    .copied()
-                    .enumerate()
-                    .filter(|(i, _)| present(*i))
-                    .map(|x| x.1),
-                |a, b| a.total_cmp(b),
-            )
-            .map(|(a, b)| (StatValue::F64(a), StatValue::F64(b))),
-            PageValues::Bool(b) => fold(
-                (0..b.len()).filter(|&i| present(i)).map(|i| b.get(i)),
-                |a, b| a.cmp(b),
-            )
-            .map(|(a, b)| (StatValue::Bool(a), StatValue::Bool(b))),
+            PageValues::I64(v) => fold(rows.map(|i| v[i]), Ord::cmp)
+                .map(|(a, b)| (StatValue::I64(a), StatValue::I64(b))),
+            PageValues::U64(v) => fold(rows.map(|i| v[i]), Ord::cmp)
+                .map(|(a, b)| (StatValue::U64(a), StatValue::U64(b))),
+            PageValues::F64(v) => fold(rows.map(|i| v[i]), f64::total_cmp)
+                .map(|(a, b)| (StatValue::F64(a), StatValue::F64(b))),
+            PageValues::Bool(v) => fold(rows.map(|i| v.get(i)), Ord::cmp)
+                .map(|(a, b)| (StatValue::Bool(a), StatValue::Bool(b))),
             PageValues::Utf8 { offsets, data } => {
                 let s = |i: usize| &data[offsets[i] as usize..offsets[i + 1] as usize];
-                fold(
-                    (0..offsets.len().saturating_sub(1))
-                        .filter(|&i| present(i))
-                        .map(s),
-                    |a, b| a.cmp(b),
-                )
-                .map(|(a, b)| string_bounds(a, b, string_cap))
+                fold(rows.map(s), Ord::cmp).map(|(a, b)| string_bounds(a, b, string_cap))
             }
-            PageValues::Codes(c) => {
-                let d = dictionary;
-                fold(
-                    c.iter()
-                        .copied()
-                        .enumerate()
-                        .filter(|(i, _)| present(*i))
-                        .map(|x| x.1),
-                    |a, b| a.cmp(b),
-                )
-                .and_then(|(a, b)| Some(string_bounds(d?.get(a)?, d?.get(b)?, string_cap)))
-            }
+            // The dictionary is sorted, so the smallest and largest codes are the bounds.
+            PageValues::Codes(c) => fold(rows.map(|i| c[i]), Ord::cmp).and_then(|(a, b)| {
+                let d = dictionary?;
+                Some(string_bounds(
+                    d.get(a as usize)?,
+                    d.get(b as usize)?,
+                    string_cap,
+                ))
+            }),
         };
         Stats { bounds }
     }
@@ -136,22 +104,6 @@ impl Stats {
                 allowed: "0 or 1",
             }),
         }
-    }
-}
-
-/// Strings of a dictionary, by code.
-#[derive(Debug, Clone, Copy)]
-pub struct Dict<'a> {
-    pub offsets: &'a [i32],
-    pub data: &'a [u8],
-}
-
-impl<'a> Dict<'a> {
-    pub fn get(&self, code: u32) -> Option<&'a [u8]> {
-        let i = code as usize;
-        let a = usize::try_from(*self.offsets.get(i)?).ok()?;
-        let b = usize::try_from(*self.offsets.get(i + 1)?).ok()?;
-        self.data.get(a..b)
     }
 }
 

@@ -18,7 +18,7 @@ use crate::footer::{
 };
 use crate::schema::{ColumnRole, ColumnType, Schema};
 use crate::sparse;
-use crate::stats::{COLUMN_STRING_BOUND_BYTES, Dict, PAGE_STRING_BOUND_BYTES, Stats};
+use crate::stats::{COLUMN_STRING_BOUND_BYTES, PAGE_STRING_BOUND_BYTES, Stats};
 use crate::tail::Tail;
 
 /// Bytes buffered before a write is issued.
@@ -140,14 +140,7 @@ pub fn write_partition(
             opts,
             cipher: cipher.as_ref(),
         };
-        let use_dict = spec.column_type == ColumnType::String
-            && match opts.dictionary {
-                DictionaryPolicy::Never => false,
-                DictionaryPolicy::Always => true,
-                DictionaryPolicy::Auto => true,
-            };
-        let (dictionary, pages, null_count, stats) =
-            w.write(&mut out, input, use_dict, spec.role == ColumnRole::Tag)?;
+        let (dictionary, pages, null_count, stats) = w.write(&mut out, input, spec.role)?;
         metas.push(ColumnMeta {
             spec: spec.clone(),
             dictionary,
@@ -381,19 +374,21 @@ impl ColumnWriter<'_> {
         &self,
         out: &mut Out,
         input: &ColumnInput<'_>,
-        allow_dict: bool,
-        is_tag: bool,
+        role: ColumnRole,
     ) -> Result<WrittenColumn> {
         let rows = input.values.len();
         let null_count = input.validity.map_or(0, |v| rows - v.count_ones()) as u64;
-        if let (true, PageValues::Utf8 { offsets, data }) = (allow_dict, input.values) {
+        if let PageValues::Utf8 { offsets, data } = input.values
+            && self.opts.dictionary != DictionaryPolicy::Never
+        {
             let (dict, codes) = build_dictionary(offsets, data, input.validity)
                 .map_err(|source| self.encode_err(source))?;
             let present = rows - null_count as usize;
-            let worth = is_tag
-                || self.opts.dictionary == DictionaryPolicy::Always
-                || dict.offsets.len().saturating_sub(1) * 2 <= present;
-            if worth && dict.offsets.len().saturating_sub(1) <= MAX_PAGE_ROWS {
+            let worth = match self.opts.dictionary {
+                DictionaryPolicy::Auto => role == ColumnRole::Tag || dict.len() * 2 <= present,
+                _ => true,
+            };
+            if worth && dict.len() <= MAX_PAGE_ROWS {
                 return self.write_dictionary_column(out, input, &dict, &codes, null_count);
             }
         }
@@ -415,16 +410,12 @@ impl ColumnWriter<'_> {
         codes: &[u32],
         null_count: u64,
     ) -> Result<WrittenColumn> {
-        let entries = dict.offsets.len().saturating_sub(1);
-        let d = Dict {
-            offsets: &dict.offsets,
-            data: &dict.data,
-        };
+        let entries = dict.len();
         let code_values = PageValues::Codes(codes);
         let stats = Stats::of(
             &code_values,
             input.validity,
-            Some(&d),
+            Some(dict),
             COLUMN_STRING_BOUND_BYTES,
         );
         let dictionary = if entries == 0 {
@@ -459,7 +450,7 @@ impl ColumnWriter<'_> {
         };
         // A column whose rows are all null has no dictionary; its pages are plain strings.
         let pages = match dictionary {
-            Some(_) => self.write_pages(out, code_values, input.validity, Some(&d))?,
+            Some(_) => self.write_pages(out, code_values, input.validity, Some(dict))?,
             None => self.write_pages(out, input.values, input.validity, None)?,
         };
         Ok((dictionary, pages, null_count, stats))
@@ -470,7 +461,7 @@ impl ColumnWriter<'_> {
         out: &mut Out,
         values: PageValues<'_>,
         validity: Option<BitmapRef<'_>>,
-        dict: Option<&Dict<'_>>,
+        dict: Option<&Dictionary>,
     ) -> Result<Vec<PageMeta>> {
         let rows = values.len();
         let step = self.opts.page_rows as usize;

@@ -171,7 +171,22 @@ fn check_time_range_reads(opts: &WriteOptions, read: &ReadOptions) {
     want.sort();
     let mut log = src.log();
     log.sort();
-    assert_eq!(log, want, "each needed extent once, nothing else");
+    assert_eq!(
+        merged(&log),
+        merged(&want),
+        "the needed extents, nothing else"
+    );
+    assert_eq!(
+        src.bytes(),
+        want.iter().map(|w| w.1).sum::<u64>(),
+        "each needed extent once"
+    );
+    let dict_reads = u64::from(f.columns[1].dictionary.is_some());
+    assert_eq!(
+        src.reads(),
+        1 + dict_reads + cols.len() as u64,
+        "sparse index, dictionary, one read per column for the run of pages 5..8"
+    );
     let keep: Vec<usize> = (0..times.len())
         .filter(|&i| (lo..=hi).contains(&times[i]))
         .collect();

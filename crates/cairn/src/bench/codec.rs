@@ -1,7 +1,6 @@
 //! `cairn bench codec`: the column codecs and the packed partition file on two data sets
 //! (DNS telemetry, TSBS-style cpu), against zstd-3 measured in the same run.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -12,7 +11,7 @@ use super::codec_forced::{self, Forced};
 use super::codec_partition::{self, PartitionFigures};
 use super::codec_report;
 use super::datasets::{self, Dataset};
-use super::wal::load_average;
+use super::report::{self, progress};
 use crate::CodecBenchArgs;
 use crate::error::{CliError, Result};
 
@@ -104,22 +103,12 @@ pub fn run(args: &CodecBenchArgs) -> Result<()> {
     };
     let goals = codec_report::goals(&results);
     codec_report::print_goals(&goals);
-    println!(
-        "\ntotal time: {:.1} s; load average at the end: {}{}",
-        results.elapsed.as_secs_f64(),
-        load_average(),
-        if results.plan.quick {
-            " (--quick: figures are indicative only)"
-        } else {
-            ""
-        }
-    );
-    if let Some(path) = &args.json {
-        let text = codec_report::to_json(&results, &goals).render();
-        std::fs::write(path, text).map_err(CliError::io("write JSON", path))?;
-        println!("JSON written to {}", path.display());
-    }
-    Ok(())
+    report::finish(
+        results.elapsed,
+        results.plan.quick,
+        args.json.as_deref(),
+        || codec_report::to_json(&results, &goals).render(),
+    )
 }
 
 /// Figure 1 for one data set, printed with the diagnostics of the columns that miss a goal.
@@ -151,11 +140,4 @@ fn run_name() -> String {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
     format!("codec-{}-{nanos}", std::process::id())
-}
-
-/// Prints a progress line on a terminal's stderr (never into the report).
-fn progress(what: &str) {
-    if std::io::stderr().is_terminal() {
-        eprintln!("  .. {what}");
-    }
 }

@@ -28,7 +28,7 @@ pub fn print_header(plan: &Plan, dir: &Path, dns: &Dataset) {
     println!(
         "  cpus:        {} (every figure is one thread; load average at start: {})",
         std::thread::available_parallelism().map_or(1, |n| n.get()),
-        super::wal::load_average()
+        super::report::load_average()
     );
     println!(
         "  pages:       {} rows, default encode options (codec chosen per page by sampling)",
@@ -217,8 +217,8 @@ pub fn print_partition(p: &PartitionFigures) {
         num(o.stored_bytes as f64, 0),
     );
     println!(
-        "  bytes read outside {}'s ranges, the footer and the tail: {} by the open (its \
-         speculative 64 KiB tail read), {} by read_column",
+        "  bytes read outside {}'s ranges, the footer and the tail: {} by the open, \
+         {} by read_column",
         o.column,
         num(o.open_other_bytes as f64, 0),
         num(o.column_other_bytes as f64, 0)

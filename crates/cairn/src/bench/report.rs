@@ -214,6 +214,51 @@ fn write_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// The 1, 5 and 15 minute load averages, or "unknown".
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg").map_or_else(
+        |_| "unknown".to_string(),
+        |text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        },
+    )
+}
+
+/// Prints a progress line on a terminal's stderr (never into the report).
+pub fn progress(what: &str) {
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        eprintln!("  .. {what}");
+    }
+}
+
+/// The closing lines of every benchmark: total time and load, then the JSON file if one was
+/// asked for (`render` builds it).
+pub fn finish(
+    elapsed: std::time::Duration,
+    quick: bool,
+    json: Option<&std::path::Path>,
+    render: impl FnOnce() -> String,
+) -> crate::error::Result<()> {
+    println!(
+        "\ntotal time: {:.1} s; load average at the end: {}{}",
+        elapsed.as_secs_f64(),
+        load_average(),
+        if quick {
+            " (--quick: figures are indicative only)"
+        } else {
+            ""
+        }
+    );
+    if let Some(path) = json {
+        std::fs::write(path, render()).map_err(crate::error::CliError::io("write JSON", path))?;
+        println!("JSON written to {}", path.display());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

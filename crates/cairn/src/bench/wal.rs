@@ -1,6 +1,5 @@
 //! `cairn bench wal`: the WAL against the raw limits of the disk it runs on.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -9,6 +8,7 @@ use cairn_wal::{BackendChoice, DirectIo};
 
 use super::cipher::{self, CipherSpeed};
 use super::raw::{self, Prefill, Sequential, SyncLoop};
+use super::report::{self, load_average, progress};
 use super::wal_cells::{self, AppendCell, CellEnv, ReplayCell, WalConfig};
 use super::{ScratchDir, TMPFS_MAGIC, fs_magic, fs_name};
 use super::{wal_goals, wal_json, wal_report};
@@ -137,22 +137,12 @@ pub fn run(args: &WalBenchArgs) -> Result<()> {
     let results = results?;
     let goals = wal_goals::goals(&results);
     wal_goals::print_goals(&goals);
-    println!(
-        "\ntotal time: {:.1} s; load average at the end: {}{}",
-        results.elapsed.as_secs_f64(),
-        load_average(),
-        if results.plan.quick {
-            " (--quick: figures are indicative only)"
-        } else {
-            ""
-        }
-    );
-    if let Some(path) = &args.json {
-        let text = wal_json::to_json(&results, &goals).render();
-        std::fs::write(path, text).map_err(CliError::io("write JSON", path))?;
-        println!("JSON written to {}", path.display());
-    }
-    Ok(())
+    report::finish(
+        results.elapsed,
+        results.plan.quick,
+        args.json.as_deref(),
+        || wal_json::to_json(&results, &goals).render(),
+    )
 }
 
 fn default_dir() -> PathBuf {
@@ -184,26 +174,6 @@ fn probe(dir: &Path) -> Result<Machine> {
         cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
         load_average: load_average(),
     })
-}
-
-/// The 1, 5 and 15 minute load averages, or "unknown".
-pub fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg").map_or_else(
-        |_| "unknown".to_string(),
-        |text| {
-            text.split_whitespace()
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" ")
-        },
-    )
-}
-
-/// Prints a progress line on a terminal's stderr (never into the report).
-fn progress(what: &str) {
-    if std::io::stderr().is_terminal() {
-        eprintln!("  .. {what}");
-    }
 }
 
 fn measure(plan: Plan, root: &Path) -> Result<Results> {

@@ -202,6 +202,6 @@ pub fn to_json(r: &Results, goals: &[Goal]) -> Json {
             Json::Arr(r.notes.iter().map(|n| Json::str(n.clone())).collect()),
         ),
         ("elapsed_sec", r.elapsed.as_secs_f64().into()),
-        ("load_average_end", Json::str(super::wal::load_average())),
+        ("load_average_end", Json::str(super::report::load_average())),
     ])
 }
