@@ -1,0 +1,465 @@
+//! Scans: a snapshot of a collection (memtable chunks, frozen memtables and the manifest
+//! version, taken together under its lock) read lazily, pruned by time range and by page
+//! min/max, filtered exactly, returned as Arrow batches.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::TimestampNanosecondType;
+use arrow_array::{
+    ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions, StringArray, new_null_array,
+};
+use arrow_schema::SchemaRef;
+use cairn_storage::{ColumnSpec, PartitionReader};
+
+use crate::catalog::CollectionDef;
+use crate::collection::{PartFile, Version};
+use crate::convert::{arrow_schema, column_to_array, conform, dictionary_array};
+use crate::db::Db;
+use crate::error::{EngineError, Result};
+use crate::predicate::{Bound, Predicate, and_all, bind, evaluate, may_match};
+
+/// Inclusive bounds on the TIME_KEY (nanoseconds); `None` is unbounded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimeRange {
+    pub min: Option<i64>,
+    pub max: Option<i64>,
+}
+
+impl TimeRange {
+    fn bounds(self) -> (i64, i64) {
+        (self.min.unwrap_or(i64::MIN), self.max.unwrap_or(i64::MAX))
+    }
+}
+
+/// What to read. Every predicate is applied exactly (ANDed).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScanRequest {
+    /// Columns to return, in order; `None`: all.
+    pub projection: Option<Vec<String>>,
+    pub time: TimeRange,
+    pub predicates: Vec<Predicate>,
+    /// Stop after this many rows.
+    pub limit: Option<usize>,
+}
+
+/// What a scan touched.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScanStats {
+    pub files_total: usize,
+    pub files_scanned: usize,
+    pub pages_total: usize,
+    pub pages_scanned: usize,
+    pub memtable_chunks: usize,
+    pub rows_out: u64,
+}
+
+/// A materialised scan.
+#[derive(Debug, Clone)]
+pub struct ScanResult {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+    pub stats: ScanStats,
+}
+
+impl ScanResult {
+    pub fn num_rows(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+}
+
+impl Db {
+    /// Reads `collection` (`name` or `db.name`): every acknowledged row in memory and in
+    /// files, exactly once, that matches `req`.
+    pub fn scan(&self, collection: &str, req: &ScanRequest) -> Result<ScanResult> {
+        let mut scan = self.scan_iter(collection, req)?;
+        let mut batches = Vec::new();
+        for b in scan.by_ref() {
+            batches.push(b?);
+        }
+        Ok(ScanResult {
+            schema: scan.schema(),
+            batches,
+            stats: scan.stats(),
+        })
+    }
+
+    /// A lazy scan: batches are read as the iterator is advanced. It holds the version it
+    /// started with, so files compacted away meanwhile stay readable until it is dropped.
+    pub fn scan_iter(&self, collection: &str, req: &ScanRequest) -> Result<Scan> {
+        let c = self.inner.find(collection)?;
+        let st = c.lock();
+        let def = st.def.clone();
+        let (lo, hi) = req.time.bounds();
+        let overlaps = |min: i64, max: i64| max >= lo && min <= hi;
+        let mut chunks = VecDeque::new();
+        for m in st.mem.values().filter(|m| overlaps(m.min_ts, m.max_ts)) {
+            chunks.extend(m.chunks.iter().cloned());
+        }
+        for f in st.frozen.iter().filter(|f| overlaps(f.min_ts, f.max_ts)) {
+            chunks.extend(f.chunks.iter().cloned());
+        }
+        let version = st.version.clone();
+        drop(st);
+        Scan::new(def, version, chunks, req)
+    }
+}
+
+/// A running scan (see [`Db::scan_iter`]).
+pub struct Scan {
+    full: Vec<ColumnSpec>,
+    full_schema: SchemaRef,
+    out_schema: SchemaRef,
+    /// Indices into `full` of the returned columns.
+    projection: Vec<usize>,
+    /// Indices into `full` read from each source (projection, predicates, time key).
+    needed: Vec<usize>,
+    needed_schema: SchemaRef,
+    tk: usize,
+    time: (i64, i64),
+    bounds: Vec<Bound>,
+    chunks: VecDeque<RecordBatch>,
+    files: VecDeque<Arc<PartFile>>,
+    _version: Arc<Version>,
+    ready: VecDeque<RecordBatch>,
+    limit: Option<usize>,
+    stats: ScanStats,
+}
+
+impl std::fmt::Debug for Scan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scan")
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Scan {
+    fn new(
+        def: Arc<CollectionDef>,
+        version: Arc<Version>,
+        chunks: VecDeque<RecordBatch>,
+        req: &ScanRequest,
+    ) -> Result<Scan> {
+        let full = def.schema.columns.clone();
+        let index = |name: &str| {
+            full.iter().position(|c| c.name == name).ok_or_else(|| {
+                EngineError::InvalidWrite(format!(
+                    "collection {:?} has no column {name:?}",
+                    def.name
+                ))
+            })
+        };
+        let projection = match &req.projection {
+            Some(cols) => cols.iter().map(|c| index(c)).collect::<Result<Vec<_>>>()?,
+            None => (0..full.len()).collect(),
+        };
+        let bounds = bind(&req.predicates, &full)?;
+        let tk = def.time_key();
+        let mut needed: Vec<usize> = projection.clone();
+        needed.extend(bounds.iter().map(|b| b.column));
+        needed.push(tk);
+        needed.sort_unstable();
+        needed.dedup();
+        let time = req.time.bounds();
+        let files: VecDeque<_> = version
+            .files
+            .iter()
+            .filter(|f| f.meta.max_ts >= time.0 && f.meta.min_ts <= time.1)
+            .cloned()
+            .collect();
+        let stats = ScanStats {
+            files_total: version.files.len(),
+            memtable_chunks: chunks.len(),
+            ..ScanStats::default()
+        };
+        let pick = |idx: &[usize]| idx.iter().map(|&i| full[i].clone()).collect::<Vec<_>>();
+        Ok(Scan {
+            full_schema: arrow_schema(&full),
+            out_schema: arrow_schema(&pick(&projection)),
+            needed_schema: arrow_schema(&pick(&needed)),
+            full,
+            projection,
+            needed,
+            tk,
+            time,
+            bounds,
+            chunks,
+            files,
+            _version: version,
+            ready: VecDeque::new(),
+            limit: req.limit,
+            stats,
+        })
+    }
+
+    pub fn schema(&self) -> SchemaRef {
+        self.out_schema.clone()
+    }
+
+    pub fn stats(&self) -> ScanStats {
+        self.stats
+    }
+
+    /// Filters a batch holding the `needed` columns and projects it.
+    fn finish(&self, batch: RecordBatch) -> Result<Option<RecordBatch>> {
+        let rows = batch.num_rows();
+        let pos = |full_idx: usize| self.needed.iter().position(|&n| n == full_idx);
+        let mut masks = Vec::with_capacity(self.bounds.len() + 1);
+        if self.time != (i64::MIN, i64::MAX)
+            && let Some(tk) = pos(self.tk)
+        {
+            let ts = batch.column(tk).as_primitive::<TimestampNanosecondType>();
+            let (lo, hi) = self.time;
+            masks.push(BooleanArray::from_iter(
+                ts.values().iter().map(|&t| Some(t >= lo && t <= hi)),
+            ));
+        }
+        for b in &self.bounds {
+            if let Some(i) = pos(b.column) {
+                masks.push(evaluate(
+                    b,
+                    batch.column(i),
+                    self.full[b.column].column_type,
+                )?);
+            }
+        }
+        let batch = match and_all(masks, rows)? {
+            Some(mask) if mask.true_count() < rows => {
+                arrow_select::filter::filter_record_batch(&batch, &mask)
+                    .map_err(|e| EngineError::InvalidWrite(e.to_string()))?
+            }
+            _ => batch,
+        };
+        if batch.num_rows() == 0 {
+            return Ok(None);
+        }
+        let columns: Vec<ArrayRef> = self
+            .projection
+            .iter()
+            .filter_map(|&p| pos(p).map(|i| batch.column(i).clone()))
+            .collect();
+        RecordBatch::try_new_with_options(
+            self.out_schema.clone(),
+            columns,
+            &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+        )
+        .map(Some)
+        .map_err(|e| EngineError::InvalidWrite(e.to_string()))
+    }
+
+    fn next_chunk(&mut self, chunk: RecordBatch) -> Result<()> {
+        let conformed = conform(&chunk, &self.full_schema)?;
+        let needed = conformed
+            .project(&self.needed)
+            .map_err(|e| EngineError::InvalidWrite(e.to_string()))?;
+        if let Some(b) = self.finish(needed)? {
+            self.ready.push_back(b);
+        }
+        Ok(())
+    }
+
+    /// Reads the surviving pages of one file into `ready`.
+    fn next_file(&mut self, file: Arc<PartFile>) -> Result<()> {
+        let reader = file.reader()?;
+        let footer = reader.footer();
+        let pages_total = footer.page_count();
+        self.stats.pages_total += pages_total;
+        // Map each needed column to the file's column (absent: added after the file).
+        let map: Vec<Option<usize>> = self
+            .needed
+            .iter()
+            .map(|&i| {
+                footer
+                    .columns
+                    .iter()
+                    .position(|c| c.spec.name == self.full[i].name)
+            })
+            .collect();
+        let file_col = |full_idx: usize| {
+            self.needed
+                .iter()
+                .position(|&n| n == full_idx)
+                .and_then(|i| map[i])
+        };
+        // File-level pruning by column statistics.
+        for b in &self.bounds {
+            let matches = match file_col(b.column) {
+                Some(fc) => {
+                    let c = &footer.columns[fc];
+                    may_match(&b.kind, &c.stats, footer.row_count, c.null_count)
+                }
+                None => may_match(
+                    &b.kind,
+                    &Default::default(),
+                    footer.row_count,
+                    footer.row_count,
+                ),
+            };
+            if !matches {
+                return Ok(());
+            }
+        }
+        let mut pages: Vec<usize> = if self.time == (i64::MIN, i64::MAX) {
+            (0..pages_total).collect()
+        } else {
+            reader.pages_for_time_range(self.time.0, self.time.1)?
+        };
+        pages.retain(|&p| {
+            self.bounds.iter().all(|b| match file_col(b.column) {
+                Some(fc) => {
+                    let m = &footer.columns[fc].pages[p];
+                    may_match(
+                        &b.kind,
+                        &m.stats,
+                        u64::from(m.rows),
+                        u64::from(m.null_count),
+                    )
+                }
+                None => true,
+            })
+        });
+        if pages.is_empty() {
+            return Ok(());
+        }
+        self.stats.files_scanned += 1;
+        self.stats.pages_scanned += pages.len();
+        let dicts = self.dictionaries(&reader, &map)?;
+        for run in runs(&pages) {
+            let per_column = self.read_run(&reader, &map, &dicts, run.clone())?;
+            for (k, _) in run.enumerate() {
+                let arrays: Vec<ArrayRef> = per_column.iter().map(|c| c[k].clone()).collect();
+                let batch = RecordBatch::try_new(self.needed_schema.clone(), arrays)
+                    .map_err(|e| EngineError::InvalidWrite(e.to_string()))?;
+                if let Some(b) = self.finish(batch)? {
+                    self.ready.push_back(b);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn dictionaries(
+        &self,
+        reader: &PartitionReader,
+        map: &[Option<usize>],
+    ) -> Result<Vec<Option<StringArray>>> {
+        map.iter()
+            .map(|fc| match fc {
+                Some(fc) => match reader.dictionary(*fc)? {
+                    Some(d) => Ok(Some(dictionary_array(&d)?)),
+                    None => Ok(None),
+                },
+                None => Ok(None),
+            })
+            .collect()
+    }
+
+    /// Arrays per needed column, one per page of `run`.
+    fn read_run(
+        &self,
+        reader: &PartitionReader,
+        map: &[Option<usize>],
+        dicts: &[Option<StringArray>],
+        run: std::ops::Range<usize>,
+    ) -> Result<Vec<Vec<ArrayRef>>> {
+        let footer = reader.footer();
+        let page_rows = |p: usize| footer.columns[0].pages[p].rows as usize;
+        self.needed
+            .iter()
+            .zip(map)
+            .zip(dicts)
+            .map(|((&i, fc), dict)| {
+                let t = self.full[i].column_type;
+                match fc {
+                    Some(fc) => reader
+                        .read_pages(*fc, run.clone())?
+                        .into_iter()
+                        .map(|col| column_to_array(col, t, dict.as_ref()))
+                        .collect(),
+                    None => Ok(run
+                        .clone()
+                        .map(|p| new_null_array(&crate::batch_codec::arrow_type(t), page_rows(p)))
+                        .collect()),
+                }
+            })
+            .collect()
+    }
+}
+
+impl Iterator for Scan {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Result<RecordBatch>> {
+        loop {
+            if self.limit == Some(0) {
+                return None;
+            }
+            if let Some(mut b) = self.ready.pop_front() {
+                if let Some(limit) = &mut self.limit {
+                    if b.num_rows() > *limit {
+                        b = b.slice(0, *limit);
+                    }
+                    *limit -= b.num_rows();
+                }
+                self.stats.rows_out += b.num_rows() as u64;
+                return Some(Ok(b));
+            }
+            let step = if let Some(chunk) = self.chunks.pop_front() {
+                self.next_chunk(chunk)
+            } else if let Some(file) = self.files.pop_front() {
+                self.next_file(file)
+            } else {
+                return None;
+            };
+            if let Err(e) = step {
+                self.chunks.clear();
+                self.files.clear();
+                return Some(Err(e));
+            }
+        }
+    }
+}
+
+/// Consecutive runs of sorted page numbers.
+fn runs(pages: &[usize]) -> Vec<std::ops::Range<usize>> {
+    let mut out: Vec<std::ops::Range<usize>> = Vec::new();
+    for &p in pages {
+        match out.last_mut() {
+            Some(r) if r.end == p => r.end = p + 1,
+            _ => out.push(p..p + 1),
+        }
+    }
+    out
+}
+
+/// Every row of `file` as a batch with `columns` (absent columns null).
+pub fn read_whole_file(file: &PartFile, columns: &[ColumnSpec]) -> Result<RecordBatch> {
+    let reader = file.reader()?;
+    let footer = reader.footer();
+    let rows = footer.row_count as usize;
+    let schema = arrow_schema(columns);
+    let arrays = columns
+        .iter()
+        .map(|spec| {
+            let t = spec.column_type;
+            match footer.columns.iter().position(|c| c.spec.name == spec.name) {
+                Some(fc) => {
+                    let dict = match reader.dictionary(fc)? {
+                        Some(d) => Some(dictionary_array(&d)?),
+                        None => None,
+                    };
+                    column_to_array(reader.read_column(fc)?, t, dict.as_ref())
+                }
+                None => Ok(new_null_array(&crate::batch_codec::arrow_type(t), rows)),
+            }
+        })
+        .collect::<Result<Vec<_>>>()?;
+    RecordBatch::try_new_with_options(
+        schema,
+        arrays,
+        &RecordBatchOptions::new().with_row_count(Some(rows)),
+    )
+    .map_err(|e| EngineError::InvalidWrite(e.to_string()))
+}
