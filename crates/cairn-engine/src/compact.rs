@@ -16,8 +16,9 @@ use crate::flush::{persist_manifest, sort_rows, write_file};
 use crate::memtable::Memtable;
 use crate::scan::read_whole_file;
 
-/// A compacted file holds at most this many rows (bounds the memory a merge takes).
-pub const COMPACTION_TARGET_ROWS: u64 = 4 << 20;
+/// A compacted file holds at most this many rows. This bounds the memory a merge takes
+/// (the merged rows are held decoded while the new file is written).
+pub const COMPACTION_TARGET_ROWS: u64 = 1 << 20;
 
 /// Merges small files of each time partition into one. `all`: merge any two or more files;
 /// otherwise only when a partition has `compaction_min_files` small ones.
@@ -73,6 +74,10 @@ fn merge(
     group: &[Arc<PartFile>],
 ) -> Result<()> {
     let schema = arrow_schema(&def.schema.columns);
+    // In time order, so that files of in-order data concatenate already sorted.
+    let mut group = group.to_vec();
+    group.sort_by_key(|f| (f.meta.min_ts, f.meta.file_id));
+    let group = &group[..];
     let batches = group
         .iter()
         .map(|f| read_whole_file(f, &def.schema.columns))

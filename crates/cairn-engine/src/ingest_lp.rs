@@ -227,6 +227,14 @@ fn natural(v: Input<'_>) -> (ColumnType, ColumnRole) {
     (t, ColumnRole::Field)
 }
 
+/// A measurement's rows, ready to write.
+struct Finished {
+    def: Option<Arc<CollectionDef>>,
+    name: String,
+    new_columns: Vec<ColumnSpec>,
+    batch: RecordBatch,
+}
+
 /// The rows of one measurement.
 struct Table {
     name: String,
@@ -325,14 +333,7 @@ impl Table {
         Ok(())
     }
 
-    fn finish(
-        mut self,
-    ) -> Result<(
-        Option<Arc<CollectionDef>>,
-        String,
-        Vec<ColumnSpec>,
-        RecordBatch,
-    )> {
+    fn finish(mut self) -> Result<Finished> {
         let rows = self.rows;
         let mut fields = vec![Field::new(
             &self.time_key,
@@ -347,7 +348,12 @@ impl Table {
         }
         let batch = RecordBatch::try_new(Arc::new(ArrowSchema::new(fields)), arrays)
             .map_err(|e| EngineError::InvalidWrite(e.to_string()))?;
-        Ok((self.def, self.name, self.new_columns, batch))
+        Ok(Finished {
+            def: self.def,
+            name: self.name,
+            new_columns: self.new_columns,
+            batch,
+        })
     }
 }
 
@@ -467,7 +473,12 @@ impl Db {
             if t.rows == 0 {
                 continue;
             }
-            let (def, name, new_columns, batch) = t.finish()?;
+            let Finished {
+                def,
+                name,
+                new_columns,
+                batch,
+            } = t.finish()?;
             let full = format!("{database}.{name}");
             if def.is_none() {
                 let mut columns = vec![ColumnSpec::time_key(LP_TIME_COLUMN)];

@@ -1,6 +1,8 @@
 //! Decoding untrusted bytes. Every length is checked against the bytes that remain before
-//! anything is allocated, so allocations never exceed the payload length plus a small
-//! constant per column. Values are copied once out of the payload into Arrow-owned buffers.
+//! anything is allocated, and nothing is reserved for what a header merely claims, so a decode
+//! allocates about the payload length plus Arrow's objects for each column actually parsed
+//! (~600 bytes each; a column takes at least 5 payload bytes). Values are copied once out of
+//! the payload into Arrow-owned buffers.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -20,6 +22,8 @@ use super::{
 
 /// The fewest bytes one column can take: name length, a 1-byte name, type id, flags.
 const MIN_COLUMN_BYTES: usize = 5;
+/// Columns reserved for before any is parsed.
+const RESERVE_COLUMNS: usize = 64;
 
 /// Decodes and fully validates one record.
 pub fn decode(bytes: &[u8]) -> Result<DecodedBatch, BatchCodecError> {
@@ -52,8 +56,18 @@ pub fn decode(bytes: &[u8]) -> Result<DecodedBatch, BatchCodecError> {
     if count == 0 {
         return Err(BatchCodecError::ZeroColumns { offset: count_at });
     }
-    // Cap reservations by what the bytes can hold, not by what the header claims.
-    let capacity = count.min(r.remaining() / MIN_COLUMN_BYTES);
+    if count > cairn_storage::MAX_COLUMNS {
+        return Err(BatchCodecError::ColumnCountTooLarge {
+            offset: count_at,
+            count,
+            max: cairn_storage::MAX_COLUMNS,
+        });
+    }
+    // Reserve for what the bytes can hold, never for what the header claims, and only a
+    // little up front: past that, growth follows the columns actually parsed.
+    let capacity = count
+        .min(r.remaining() / MIN_COLUMN_BYTES)
+        .min(RESERVE_COLUMNS);
     let mut columns = Vec::with_capacity(capacity);
     let mut fields = Vec::with_capacity(capacity);
     let mut arrays = Vec::with_capacity(capacity);
@@ -209,11 +223,7 @@ fn read_values(
         }
         ColumnType::Bool => {
             let values = read_bits(r, column, rows, "bool values")?;
-            if nulls.as_ref().is_some_and(|n| n.len() != values.len()) {
-                return Err(arrow(arrow_schema::ArrowError::InvalidArgumentError(
-                    "validity length differs from values length".into(),
-                )));
-            }
+            // Values and validity both hold `rows` bits, so `new`'s length check holds.
             Arc::new(BooleanArray::new(values, nulls))
         }
         ColumnType::String => Arc::new(read_strings(r, column, rows, nulls)?),
@@ -298,15 +308,19 @@ fn read_offsets(
     let mut offsets = Vec::with_capacity(ends.len() + 1);
     offsets.push(0i32);
     let mut previous = 0u32;
-    let mut decreasing = false;
-    for &end in ends {
-        let end = u32::from_le_bytes(end);
-        decreasing |= end < previous;
-        previous = end;
-        offsets.push(end as i32);
-    }
-    if decreasing && let Some(fault) = first_decrease(column, ends_at, ends) {
-        return Err(fault);
+    for (row, &end) in ends.iter().enumerate() {
+        let found = u32::from_le_bytes(end);
+        if found < previous {
+            return Err(BatchCodecError::OffsetDecreasing {
+                column,
+                offset: ends_at + row * 4,
+                row,
+                previous,
+                found,
+            });
+        }
+        previous = found;
+        offsets.push(found as i32);
     }
     if u64::from(previous) != data_len {
         return Err(BatchCodecError::LastOffsetMismatch {
@@ -319,24 +333,6 @@ fn read_offsets(
     // Non-decreasing from 0 and ending at data_len <= i32::MAX: `OffsetBuffer::new`'s checks
     // (non-empty, first >= 0, monotone) hold and it cannot panic.
     Ok(OffsetBuffer::new(ScalarBuffer::from(offsets)))
-}
-
-fn first_decrease(column: usize, ends_at: usize, ends: &[[u8; 4]]) -> Option<BatchCodecError> {
-    let mut previous = 0u32;
-    for (row, &end) in ends.iter().enumerate() {
-        let found = u32::from_le_bytes(end);
-        if found < previous {
-            return Some(BatchCodecError::OffsetDecreasing {
-                column,
-                offset: ends_at + row * 4,
-                row,
-                previous,
-                found,
-            });
-        }
-        previous = found;
-    }
-    None
 }
 
 /// Why Arrow refused validated offsets and data: invalid UTF-8, or an offset that splits a

@@ -135,6 +135,12 @@ pub enum BatchCodecError {
     },
     #[error("offset {offset}: column count is 0, expected at least 1")]
     ZeroColumns { offset: usize },
+    #[error("offset {offset}: column count is {count}, at most {max} are allowed")]
+    ColumnCountTooLarge {
+        offset: usize,
+        count: usize,
+        max: usize,
+    },
     #[error("offset {offset}: {what} needs {needed} bytes but only {available} remain")]
     Truncated {
         offset: usize,
