@@ -188,8 +188,15 @@ pub struct Collection {
     pub id: u64,
     pub dir: PathBuf,
     pub state: Mutex<State>,
-    /// Serialises flushes, compactions and retention of this collection.
-    pub maintenance: Mutex<()>,
+    /// Serialises flushes of this collection (oldest frozen memtable first).
+    pub flush_lock: Mutex<()>,
+    /// Serialises compaction and retention of this collection.
+    pub compact_lock: Mutex<()>,
+    /// Held around "new manifest from the current one → persist → install", so flushes and
+    /// compactions running side by side never lose each other's changes.
+    pub manifest_lock: Mutex<()>,
+    /// The next partition file id (persisted as the manifest's `next_file_id`).
+    next_file_id: std::sync::atomic::AtomicU64,
 }
 
 impl Collection {
@@ -199,7 +206,18 @@ impl Collection {
         manifest: Manifest,
         files: Vec<Arc<PartFile>>,
     ) -> Self {
+        // Above every id the manifest names or has handed out; orphans of a crashed flush
+        // are deleted at open before any new id is used.
+        let next = manifest
+            .files
+            .iter()
+            .map(|f| f.file_id + 1)
+            .max()
+            .unwrap_or(1)
+            .max(manifest.next_file_id)
+            .max(1);
         Self {
+            next_file_id: std::sync::atomic::AtomicU64::new(next),
             id: def.id,
             dir,
             state: Mutex::new(State {
@@ -213,8 +231,19 @@ impl Collection {
                 applied_lsn: 0,
                 dropped: false,
             }),
-            maintenance: Mutex::new(()),
+            flush_lock: Mutex::new(()),
+            compact_lock: Mutex::new(()),
+            manifest_lock: Mutex::new(()),
         }
+    }
+
+    /// A new partition file id, never handed out before in this directory's life.
+    pub fn allocate_file_id(&self) -> u64 {
+        self.next_file_id.fetch_add(1, Ordering::AcqRel)
+    }
+
+    pub fn next_file_id(&self) -> u64 {
+        self.next_file_id.load(Ordering::Acquire)
     }
 
     pub fn lock(&self) -> MutexGuard<'_, State> {

@@ -70,7 +70,7 @@ pub(crate) struct Inner {
 /// An open database: `Send + Sync`, share it between threads (`Arc<Db>` or `&Db`).
 pub struct Db {
     pub(crate) inner: Arc<Inner>,
-    background: Mutex<Option<JoinHandle<()>>>,
+    background: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -137,9 +137,9 @@ impl Db {
         });
         crate::recovery::recover(&inner)?;
         let background = if inner.opts.background {
-            Some(maintenance::spawn(inner.clone())?)
+            maintenance::spawn(inner.clone())?
         } else {
-            None
+            Vec::new()
         };
         Ok(Db {
             inner,
@@ -249,15 +249,12 @@ impl Db {
             return Ok(());
         }
         self.inner.wake_maintenance();
-        let handle = self
-            .background
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        if let Some(h) = handle
-            && h.join().is_err()
-        {
-            tracing::error!("the maintenance thread panicked");
+        let handles =
+            std::mem::take(&mut *self.background.lock().unwrap_or_else(|e| e.into_inner()));
+        for h in handles {
+            if h.join().is_err() {
+                tracing::error!("a background thread panicked");
+            }
         }
         let flushed = if flush && self.inner.failure().is_none() {
             self.inner.flush_all(|_, _| true).map(|_| ())

@@ -97,8 +97,33 @@ pub fn write_file(
     })
 }
 
-/// Persists `manifest` for `coll` (caller holds the collection's maintenance lock).
-pub fn persist_manifest(inner: &Inner, coll: &Collection, manifest: &Manifest) -> Result<()> {
+/// Makes a manifest change: under the collection's manifest lock, applies `change` to a copy
+/// of the current manifest, persists it, then (under the state lock) installs it with a new
+/// version whose file list `files_change` edits (`st` is passed for other in-memory edits).
+pub fn install(
+    inner: &Inner,
+    coll: &Collection,
+    change: impl FnOnce(&mut Manifest),
+    files_change: impl FnOnce(&mut Vec<Arc<PartFile>>, &mut crate::collection::State),
+) -> Result<()> {
+    let _serial = coll.manifest_lock.lock().unwrap_or_else(|e| e.into_inner());
+    let mut manifest = coll.lock().manifest.clone();
+    change(&mut manifest);
+    manifest.next_file_id = coll.next_file_id();
+    manifest.sequence += 1;
+    manifest.sort();
+    persist_manifest(inner, coll, &manifest)?;
+    let mut st = coll.lock();
+    let mut files = st.version.files.clone();
+    files_change(&mut files, &mut st);
+    files.sort_by_key(|f| (f.meta.partition, f.meta.file_id));
+    st.version = Arc::new(Version { files });
+    st.manifest = manifest;
+    Ok(())
+}
+
+/// Writes `manifest` for `coll` durably (callers hold the manifest lock).
+fn persist_manifest(inner: &Inner, coll: &Collection, manifest: &Manifest) -> Result<()> {
     inner
         .fs
         .create_dir_all(&coll.dir)
@@ -117,7 +142,7 @@ pub fn flush_partition(
     coll: &Collection,
     partition: Option<i64>,
 ) -> Result<(u64, u64)> {
-    let _serial = coll.maintenance.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = coll.flush_lock.lock().unwrap_or_else(|e| e.into_inner());
     let mut done = (0u64, 0u64);
     let leftovers: Vec<Arc<Frozen>> = coll.lock().frozen.clone();
     for f in leftovers {
@@ -155,13 +180,14 @@ fn freeze(m: Memtable, covered_lsn: u64) -> Frozen {
 }
 
 fn write_frozen(inner: &Inner, coll: &Collection, f: &Arc<Frozen>) -> Result<(u64, u64)> {
-    let (def, file_id) = {
-        let mut st = coll.lock();
+    let def = {
+        let st = coll.lock();
         if st.dropped {
             return Ok((0, 0));
         }
-        (st.def.clone(), st.manifest.allocate_file_id())
+        st.def.clone()
     };
+    let file_id = coll.allocate_file_id();
     let schema = arrow_schema(&def.schema.columns);
     let batch = sort_rows(Memtable::concat(&f.chunks, &schema)?, &def)?;
     let meta = write_file(
@@ -173,27 +199,27 @@ fn write_frozen(inner: &Inner, coll: &Collection, f: &Arc<Frozen>) -> Result<(u6
         f.partition,
         f.covered_lsn,
     )?;
-    let mut manifest = coll.lock().manifest.clone();
-    manifest.files.push(meta);
-    manifest.mark_flushed(f.partition, f.covered_lsn);
-    manifest.sequence += 1;
-    manifest.sort();
-    persist_manifest(inner, coll, &manifest)?;
+    // With non-durable writes the covered records may not be in the log yet: a manifest
+    // must never claim LSNs the log could hand out again after a crash.
+    inner.wal.wait_durable(cairn_wal::Lsn(f.covered_lsn))?;
     let file = Arc::new(PartFile::new(
         meta,
         &coll.dir,
         inner.fs.clone(),
         inner.read_options.clone(),
     ));
-    {
-        let mut st = coll.lock();
-        let mut files = st.version.files.clone();
-        files.push(file);
-        files.sort_by_key(|f| (f.meta.partition, f.meta.file_id));
-        st.version = Arc::new(Version { files });
-        st.manifest = manifest;
-        st.frozen.retain(|x| !Arc::ptr_eq(x, f));
-    }
+    install(
+        inner,
+        coll,
+        |m| {
+            m.files.push(meta);
+            m.mark_flushed(f.partition, f.covered_lsn);
+        },
+        |files, st| {
+            files.push(file.clone());
+            st.frozen.retain(|x| !Arc::ptr_eq(x, f));
+        },
+    )?;
     inner.add_mem(-(f.bytes as isize));
     Ok((meta.rows, meta.len_bytes))
 }

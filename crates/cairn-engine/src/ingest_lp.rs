@@ -146,20 +146,21 @@ enum Input<'b> {
 
 /// Converts a tag or field value to column type `t`.
 fn convert<'b>(t: ColumnType, v: Input<'b>) -> std::result::Result<Val<'b>, String> {
-    let (kind, shown) = match v {
-        Input::Tag(s) => ("a tag", format!("{s:?}")),
-        Input::Field(f) => (
-            match f {
-                LpValue::Float(_) => "a float",
-                LpValue::Int(_) => "an integer",
-                LpValue::UInt(_) => "an unsigned integer",
-                LpValue::Bool(_) => "a boolean",
-                LpValue::Str(_) => "a string",
-            },
-            show(f),
-        ),
-    };
+    // The message is built only on failure: formatting every value costs more than parsing.
     let fail = || {
+        let (kind, shown) = match v {
+            Input::Tag(s) => ("a tag", format!("{s:?}")),
+            Input::Field(f) => (
+                match f {
+                    LpValue::Float(_) => "a float",
+                    LpValue::Int(_) => "an integer",
+                    LpValue::UInt(_) => "an unsigned integer",
+                    LpValue::Bool(_) => "a boolean",
+                    LpValue::Str(_) => "a string",
+                },
+                show(f),
+            ),
+        };
         Err(format!(
             "is {kind} ({shown}) but the column is {}",
             t.name()
@@ -251,8 +252,17 @@ struct Table {
 }
 
 impl Table {
-    fn column_type(&self, name: &str) -> Option<ColumnType> {
-        if let Some(&i) = self.index.get(name) {
+    /// The index of column `name`, trying position `hint` first: lines of one measurement
+    /// usually list the same keys in the same order, so this mostly avoids hashing.
+    fn find(&self, name: &str, hint: usize) -> Option<usize> {
+        match self.types.get(hint) {
+            Some((n, _)) if n == name => Some(hint),
+            _ => self.index.get(name).copied(),
+        }
+    }
+
+    fn column_type(&self, name: &str, hint: usize) -> Option<ColumnType> {
+        if let Some(i) = self.find(name, hint) {
             return Some(self.types[i].1);
         }
         self.def.as_ref().and_then(|d| {
@@ -262,8 +272,8 @@ impl Table {
         })
     }
 
-    fn column(&mut self, name: &str, t: ColumnType) -> usize {
-        if let Some(&i) = self.index.get(name) {
+    fn column(&mut self, name: &str, t: ColumnType, hint: usize) -> usize {
+        if let Some(i) = self.find(name, hint) {
             return i;
         }
         let i = self.types.len();
@@ -288,7 +298,7 @@ impl Table {
         let mut staged: Vec<(&str, ColumnType, Val<'_>)> =
             Vec::with_capacity(line.tags.len() + line.fields.len());
         let mut added: Vec<ColumnSpec> = Vec::new();
-        for (key, input) in inputs {
+        for (pos, (key, input)) in inputs.enumerate() {
             let what = if matches!(input, Input::Tag(_)) {
                 "tag"
             } else {
@@ -300,7 +310,7 @@ impl Table {
                 ));
             }
             let t = match self
-                .column_type(key)
+                .column_type(key, pos)
                 .or_else(|| added.iter().find(|c| c.name == key).map(|c| c.column_type))
             {
                 Some(t) => t,
@@ -322,8 +332,8 @@ impl Table {
         }
         let row = self.rows;
         self.new_columns.extend(added);
-        for (key, t, v) in staged {
-            let i = self.column(key, t);
+        for (pos, (key, t, v)) in staged.into_iter().enumerate() {
+            let i = self.column(key, t, pos);
             let b = &mut self.builders[i];
             b.pad(row);
             b.push(&v);

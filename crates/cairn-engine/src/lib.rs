@@ -36,9 +36,37 @@ pub use ingest_lp::{LineErrorPolicy, WriteLinesReport};
 pub use lp::{LineError, Precision};
 pub use options::DbOptions;
 pub use predicate::{CmpOp, Predicate, Scalar};
-pub use scan::{ScanRequest, ScanResult, TimeRange};
+pub use scan::{Scan, ScanRequest, ScanResult, ScanStats, TimeRange};
 
 pub use cairn_storage::{ColumnRole, ColumnSpec, ColumnType};
 
 /// The database every `Db` has and the one used when none is named.
 pub const DEFAULT_DATABASE: &str = "default";
+
+/// Decoders of the engine's own files and records over untrusted bytes, for `cairn inspect`,
+/// fuzzing and tests. Each returns a typed error (offset and reason) and never panics.
+pub mod decode {
+    /// Checks a CATALOG file; on success the number of databases and collections.
+    pub fn catalog(bytes: &[u8]) -> Result<(usize, usize), (u64, String)> {
+        crate::catalog::codec::decode_catalog(bytes)
+            .map(|c| (c.databases.len(), c.collections.len()))
+    }
+
+    /// Checks a DDL record payload; on success its debug rendering.
+    pub fn ddl(bytes: &[u8]) -> Result<String, (u64, String)> {
+        crate::catalog::codec::decode_ddl(bytes).map(|op| format!("{op:?}"))
+    }
+
+    /// Checks a MANIFEST file; on success the number of files it names.
+    pub fn manifest(bytes: &[u8]) -> Result<usize, (u64, String)> {
+        crate::manifest::Manifest::decode(bytes).map(|m| m.files.len())
+    }
+}
+
+// The embedded API is shared between threads.
+const _: fn() = || {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Db>();
+    fn send<T: Send>() {}
+    send::<scan::Scan>();
+};

@@ -48,13 +48,6 @@ pub struct Manifest {
 }
 
 impl Manifest {
-    pub fn allocate_file_id(&mut self) -> u64 {
-        self.next_file_id = self.next_file_id.max(1);
-        let id = self.next_file_id;
-        self.next_file_id += 1;
-        id
-    }
-
     /// Whether a row of `partition` logged at `lsn` is already in files.
     pub fn covers(&self, partition: i64, lsn: u64) -> bool {
         self.flushed.get(&partition).is_some_and(|&f| lsn <= f)

@@ -9,7 +9,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampNanosecondType;
 use arrow_array::{Array, ArrayRef, RecordBatch, TimestampNanosecondArray, UInt32Array};
 use arrow_cast::CastOptions;
-use arrow_schema::{DataType, Field, Schema as ArrowSchema};
+use arrow_schema::{DataType, Field, Schema as ArrowSchema, TimeUnit};
 use cairn_storage::{ColumnSpec, ColumnType};
 
 use crate::batch_codec::arrow_type;
@@ -73,8 +73,21 @@ pub fn to_declared(a: &ArrayRef, spec: &ColumnSpec) -> Result<ArrayRef> {
         safe: true,
         ..CastOptions::default()
     };
-    let out = arrow_cast::cast_with_options(a, &target, &opts)
+    // A cast to a named zone ("UTC") needs chrono-tz; timestamps are UTC instants whatever
+    // their zone (a zone-less one is taken as UTC), so cast the unit only and relabel.
+    let cast_to = match spec.column_type {
+        ColumnType::Timestamp => DataType::Timestamp(TimeUnit::Nanosecond, None),
+        _ => target.clone(),
+    };
+    let mut out = arrow_cast::cast_with_options(a, &cast_to, &opts)
         .map_err(|e| EngineError::InvalidWrite(format!("column {:?}: {e}", spec.name)))?;
+    if spec.column_type == ColumnType::Timestamp {
+        out = Arc::new(
+            out.as_primitive::<TimestampNanosecondType>()
+                .clone()
+                .with_timezone("UTC"),
+        );
+    }
     if out.null_count() != a.null_count()
         && let Some(row) = (0..a.len()).find(|&i| a.is_valid(i) && out.is_null(i))
     {

@@ -195,8 +195,11 @@ impl Inner {
         if over || self.mem_used.load(Ordering::Acquire) > self.opts.memory_budget_bytes as i64 {
             if self.opts.background {
                 self.wake_maintenance();
-            } else {
-                self.flush_over_limit()?;
+            } else if let Err(e) = self.flush_over_limit() {
+                // The write is durable and applied: an error now would make the caller retry
+                // it and write its rows twice. The rows stay in memory and in the WAL, and the
+                // flush is retried later.
+                tracing::warn!(error = %e, "a flush after a write failed; retried later");
             }
         }
         Ok(rows)

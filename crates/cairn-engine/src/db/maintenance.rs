@@ -104,14 +104,19 @@ impl Inner {
         Ok(r.segments_deleted)
     }
 
-    /// One round of background work: flush by size/age/pressure, retention, compaction.
-    pub(crate) fn maintain(&self, compact_all: bool) -> Result<()> {
+    /// Flushes by size, age and memory pressure.
+    pub(crate) fn flush_round(&self) -> Result<()> {
         self.flush_over_limit()?;
         while self.mem_used.load(Ordering::Acquire) > self.opts.memory_budget_bytes as i64 / 2 {
             if !self.flush_largest()? {
                 break;
             }
         }
+        Ok(())
+    }
+
+    /// Retention, then compaction (`compact_all`: every partition's small files).
+    pub(crate) fn compact_round(&self, compact_all: bool) -> Result<()> {
         let now = self.opts.clock.now_ns();
         for c in self.all_collections() {
             self.guard(crate::compact::apply_retention(self, &c, now))?;
@@ -119,20 +124,45 @@ impl Inner {
         }
         Ok(())
     }
+
+    /// Everything, now: flush by limits, retention, compaction.
+    pub(crate) fn maintain(&self, compact_all: bool) -> Result<()> {
+        self.flush_round()?;
+        self.compact_round(compact_all)
+    }
 }
 
-/// Starts the maintenance thread.
-pub(super) fn spawn(inner: Arc<Inner>) -> Result<JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("cairn-maintenance".into())
-        .spawn(move || run(&inner))
-        .map_err(|e| EngineError::io("start maintenance thread", &std::path::PathBuf::new(), e))
+/// Starts the background threads: one flushes (woken by writers and on a timer), one runs
+/// retention and compaction on a timer, so a long merge never delays a flush.
+pub(super) fn spawn(inner: Arc<Inner>) -> Result<Vec<JoinHandle<()>>> {
+    let start = |name: &str, inner: Arc<Inner>, compact: bool| {
+        std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || run(&inner, compact))
+            .map_err(|e| {
+                EngineError::io("start a background thread", &std::path::PathBuf::new(), e)
+            })
+    };
+    Ok(vec![
+        start("cairn-flush", inner.clone(), false)?,
+        start("cairn-compact", inner, true)?,
+    ])
 }
 
-fn run(inner: &Inner) {
+fn run(inner: &Inner, compact: bool) {
     let interval = inner.opts.maintenance_interval;
     loop {
-        {
+        if compact {
+            let g = inner.wake.0.lock().unwrap_or_else(|e| e.into_inner());
+            if !inner.closed.load(Ordering::Acquire) {
+                // Woken early only at shutdown (notify_all), otherwise on the timer.
+                let _unused = inner
+                    .wake
+                    .1
+                    .wait_timeout(g, interval * 5)
+                    .unwrap_or_else(|e| e.into_inner());
+            }
+        } else {
             let mut woken = inner.wake.0.lock().unwrap_or_else(|e| e.into_inner());
             if !*woken {
                 woken = inner
@@ -150,8 +180,13 @@ fn run(inner: &Inner) {
         if inner.failure().is_some() {
             continue;
         }
-        if let Err(e) = inner.maintain(false) {
-            tracing::warn!(error = %e, "maintenance round failed; retrying later");
+        let round = if compact {
+            inner.compact_round(false)
+        } else {
+            inner.flush_round()
+        };
+        if let Err(e) = round {
+            tracing::warn!(error = %e, "background round failed; retrying later");
             std::thread::sleep(interval);
         }
     }

@@ -19,6 +19,48 @@ pub(super) fn parse_u64(digits: &[u8]) -> Result<u64, IntError> {
     if digits.is_empty() {
         return Err(IntError::Invalid);
     }
+    if digits.len() > 19 {
+        return parse_long_u64(digits);
+    }
+    // At most 19 digits: below 10^19 < 2^64 at every step, so no overflow.
+    let mut value: u64 = 0;
+    let mut rest = digits;
+    while let Some((chunk, tail)) = rest.split_first_chunk::<8>() {
+        value = value * 100_000_000 + eight_digits(*chunk)?;
+        rest = tail;
+    }
+    for &byte in rest {
+        let digit = byte.wrapping_sub(b'0');
+        if digit > 9 {
+            return Err(IntError::Invalid);
+        }
+        value = value * 10 + u64::from(digit);
+    }
+    Ok(value)
+}
+
+/// Eight ASCII digits (the first the most significant) as a number, eight lanes at a time.
+#[inline(always)]
+fn eight_digits(chunk: [u8; 8]) -> Result<u64, IntError> {
+    const NIBBLES_HIGH: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    const ZEROS: u64 = 0x3030_3030_3030_3030;
+    let word = u64::from_le_bytes(chunk);
+    // A digit byte is 0x30..=0x39: high nibble 3, and adding 6 leaves the high nibble alone.
+    let all_digits = word & NIBBLES_HIGH == ZEROS
+        && word.wrapping_add(0x0606_0606_0606_0606) & NIBBLES_HIGH == ZEROS;
+    if !all_digits {
+        return Err(IntError::Invalid);
+    }
+    // Byte i holds digit i (0..=9). Merge neighbours into 2-, then 4-, then 8-digit lanes; no
+    // lane ever exceeds its width, so nothing carries between lanes.
+    let digits = word - ZEROS;
+    let pairs = (digits * 10 + (digits >> 8)) & 0x00FF_00FF_00FF_00FF;
+    let quads = (pairs * 100 + (pairs >> 16)) & 0x0000_FFFF_0000_FFFF;
+    Ok((quads * 10_000 + (quads >> 32)) & 0xFFFF_FFFF)
+}
+
+/// More than 19 digits: checked arithmetic (leading zeros may still make it fit).
+fn parse_long_u64(digits: &[u8]) -> Result<u64, IntError> {
     let mut value: u64 = 0;
     let mut overflow = false;
     for &byte in digits {
@@ -228,6 +270,9 @@ fn number(token: &str) -> Result<LpValue<'static>, Problem> {
 }
 
 fn float(token: &str) -> Result<LpValue<'static>, Problem> {
+    if let Some(value) = short_decimal(token.as_bytes()) {
+        return Ok(LpValue::Float(value));
+    }
     if !is_float_syntax(token.as_bytes()) {
         return Err(if is_non_finite_word(token) {
             Problem::NotFinite
@@ -240,6 +285,42 @@ fn float(token: &str) -> Result<LpValue<'static>, Problem> {
         Ok(_) => Err(Problem::FloatRange),
         Err(_) => Err(Problem::Number),
     }
+}
+
+/// `-?[0-9]*(\.[0-9]*)?` with 1 to 15 digits, converted exactly, or `None` for anything else.
+/// Clinger's fast path: the digits as an integer are below 2^53 and the power of ten is at most
+/// 10^15, so both are exact doubles and the one IEEE division rounds correctly.
+#[inline]
+fn short_decimal(bytes: &[u8]) -> Option<f64> {
+    const POWERS_OF_TEN: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let (negative, text) = match bytes.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, bytes),
+    };
+    if text.len() > 16 {
+        return None;
+    }
+    let mut mantissa: u64 = 0;
+    let mut digit_count = 0;
+    let mut fraction_start = None;
+    for (index, &byte) in text.iter().enumerate() {
+        match byte {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + u64::from(byte - b'0');
+                digit_count += 1;
+            }
+            b'.' if fraction_start.is_none() => fraction_start = Some(index + 1),
+            _ => return None,
+        }
+    }
+    if digit_count == 0 || digit_count > 15 {
+        return None;
+    }
+    let scale = fraction_start.map_or(0, |start| text.len() - start);
+    let magnitude = mantissa as f64 / POWERS_OF_TEN[scale];
+    Some(if negative { -magnitude } else { magnitude })
 }
 
 /// `-?[0-9]*(\.[0-9]*)?([eE][+-]?[0-9]+)?` with at least one mantissa digit.
@@ -299,6 +380,68 @@ mod tests {
         assert_eq!(parse_u64(b"99999999999999999999x"), Err(IntError::Invalid));
         assert_eq!(parse_i64(b"-"), Err(IntError::Invalid));
         assert_eq!(parse_i64(b"+1"), Err(IntError::Invalid));
+    }
+
+    #[test]
+    fn eight_digit_lanes() {
+        assert_eq!(eight_digits(*b"12345678"), Ok(12_345_678));
+        assert_eq!(eight_digits(*b"00000000"), Ok(0));
+        assert_eq!(eight_digits(*b"99999999"), Ok(99_999_999));
+        for bad in [
+            *b"1234567/",
+            *b"1234567:",
+            *b"a2345678",
+            *b"1234 678",
+            *b"\xff2345678",
+        ] {
+            assert_eq!(eight_digits(bad), Err(IntError::Invalid), "{bad:?}");
+        }
+        assert_eq!(
+            parse_u64(b"1704067200008000000"),
+            Ok(1_704_067_200_008_000_000)
+        );
+        assert_eq!(parse_u64(b"00000000000000000000001"), Ok(1));
+    }
+
+    #[test]
+    fn short_decimals_match_the_standard_parser() {
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+        for _ in 0..200_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let digits = (state % 16) as usize;
+            let mut text = String::new();
+            if state & 1 << 20 != 0 {
+                text.push('-');
+            }
+            let dot = (state >> 24) as usize % (digits + 1);
+            for i in 0..digits {
+                if i == dot {
+                    text.push('.');
+                }
+                text.push(char::from(b'0' + ((state >> (28 + 2 * i)) % 10) as u8));
+            }
+            let expected = text
+                .parse::<f64>()
+                .ok()
+                .filter(|_| is_float_syntax(text.as_bytes()));
+            let got = short_decimal(text.as_bytes());
+            if let Some(got) = got {
+                assert_eq!(Some(got.to_bits()), expected.map(f64::to_bits), "{text:?}");
+            }
+        }
+        assert_eq!(short_decimal(b"12.345"), Some(12.345));
+        assert_eq!(short_decimal(b"0.1"), Some(0.1));
+        assert_eq!(short_decimal(b"-0").map(f64::is_sign_negative), Some(true));
+        assert_eq!(
+            short_decimal(b"123456789012345"),
+            Some(123_456_789_012_345.0)
+        );
+        assert_eq!(short_decimal(b"1234567890123456"), None);
+        assert_eq!(short_decimal(b"1e5"), None);
+        assert_eq!(short_decimal(b"."), None);
+        assert_eq!(short_decimal(b"1.2.3"), None);
     }
 
     #[test]
