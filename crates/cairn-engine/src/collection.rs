@@ -62,6 +62,18 @@ impl PartFile {
         let mut opts = self.read_options.clone();
         opts.expected_len = Some(self.meta.len_bytes);
         let r = Arc::new(PartitionReader::open_file(&*self.fs, &self.path, &opts)?);
+        if r.footer().encryption.is_some() != self.meta.encrypted {
+            return Err(crate::error::EngineError::Corrupt {
+                what: "partition file",
+                path: self.path.clone(),
+                offset: r.len_bytes(),
+                detail: format!(
+                    "the manifest records it as {}, but the file is {}",
+                    if self.meta.encrypted { "encrypted" } else { "plaintext" },
+                    if self.meta.encrypted { "plaintext (refusing a downgrade)" } else { "encrypted" }
+                ),
+            });
+        }
         *slot = Some(r.clone());
         Ok(r)
     }

