@@ -69,8 +69,16 @@ impl PartFile {
                 offset: r.len_bytes(),
                 detail: format!(
                     "the manifest records it as {}, but the file is {}",
-                    if self.meta.encrypted { "encrypted" } else { "plaintext" },
-                    if self.meta.encrypted { "plaintext (refusing a downgrade)" } else { "encrypted" }
+                    if self.meta.encrypted {
+                        "encrypted"
+                    } else {
+                        "plaintext"
+                    },
+                    if self.meta.encrypted {
+                        "plaintext (refusing a downgrade)"
+                    } else {
+                        "encrypted"
+                    }
                 ),
             });
         }

@@ -71,7 +71,7 @@ impl Memtable {
     fn merge_tail(&mut self) -> Result<()> {
         let start = self.chunks.len() - self.small_tail;
         let tail: Vec<RecordBatch> = self.chunks.drain(start..).collect();
-        let schema = tail[tail.len() - 1].schema();
+        let schema = union_schema(&tail);
         let conformed = tail
             .iter()
             .map(|c| conform(c, &schema))
@@ -94,4 +94,19 @@ impl Memtable {
         arrow_select::concat::concat_batches(schema, &conformed)
             .map_err(|e| EngineError::InvalidWrite(e.to_string()))
     }
+}
+
+/// Every column of `chunks` (first appearance order, all nullable). A write carries only the
+/// columns it names, so chunks differ: conforming them to any one chunk's columns would
+/// drop the values of the others.
+fn union_schema(chunks: &[RecordBatch]) -> SchemaRef {
+    let mut fields: Vec<arrow_schema::Field> = Vec::new();
+    for c in chunks {
+        for f in c.schema().fields() {
+            if !fields.iter().any(|g| g.name() == f.name()) {
+                fields.push(f.as_ref().clone().with_nullable(true));
+            }
+        }
+    }
+    std::sync::Arc::new(arrow_schema::Schema::new(fields))
 }

@@ -352,8 +352,13 @@ impl Wal {
             };
             let fs = &self.shared.cfg.fs;
             let len = length_of(&lengths, &victim);
-            fs.remove_file(&victim)
-                .map_err(|e| WalError::io("remove segment", &victim, e))?;
+            match fs.remove_file(&victim) {
+                Ok(()) => {}
+                // An earlier call removed it and then failed to sync the directory: the
+                // segment is still listed, and the sync below makes the removal durable.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(WalError::io("remove segment", &victim, e)),
+            }
             fs.sync_dir(&self.shared.cfg.dir)
                 .map_err(|e| WalError::io("sync WAL directory", &self.shared.cfg.dir, e))?;
             self.shared
