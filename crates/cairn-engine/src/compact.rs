@@ -7,8 +7,9 @@
 //! Compaction is size-tiered: a file's tier is how many times `min_files` fits between
 //! `TIER_BASE_ROWS` and its row count; `min_files` files of one tier in one time partition
 //! merge into one file of the next tier, so every row is rewritten O(log n) times. Files of
-//! `COMPACTION_TARGET_ROWS` or more are final. A checkpoint merges every partition's small
-//! files regardless of tier.
+//! `SMALL_FILE_ROWS` or more are final (a memtable flush of default size already is). A
+//! checkpoint merges every partition's small files regardless of tier, up to
+//! `COMPACTION_TARGET_ROWS` per file.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,7 +27,9 @@ use crate::scan::read_whole_file;
 
 /// A compacted file holds at most this many rows. This bounds the memory a merge takes
 /// (the merged rows are held decoded while the new file is written).
-pub const COMPACTION_TARGET_ROWS: u64 = 1 << 20;
+pub const COMPACTION_TARGET_ROWS: u64 = 512 << 10;
+/// Files with at least this many rows are never merged again.
+pub const SMALL_FILE_ROWS: u64 = COMPACTION_TARGET_ROWS / 4;
 /// Files below this many rows are tier 0.
 const TIER_BASE_ROWS: u64 = 16 << 10;
 
@@ -55,7 +58,7 @@ pub fn compact(inner: &Inner, coll: &Collection, all: bool) -> Result<()> {
     let fanout = inner.opts.compaction_min_files.max(2);
     let mut groups: BTreeMap<(i64, u32), Vec<Arc<PartFile>>> = BTreeMap::new();
     for f in &version.files {
-        if f.meta.rows < COMPACTION_TARGET_ROWS {
+        if f.meta.rows < SMALL_FILE_ROWS {
             let t = if all {
                 0
             } else {

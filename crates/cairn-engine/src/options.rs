@@ -41,7 +41,12 @@ pub struct DbOptions {
 impl Default for DbOptions {
     fn default() -> Self {
         Self {
-            wal: WalOptions::default(),
+            // Replay reads and checks every record anyway (from the first segment), so a
+            // separate full verification pass at open would read the log twice.
+            wal: WalOptions {
+                verify_on_open: false,
+                ..WalOptions::default()
+            },
             partition: WriteOptions::default(),
             memory_budget_bytes: 64 << 20,
             default_collection: CollectionOptions::default(),

@@ -1,6 +1,7 @@
 //! The `cairn` command-line tool.
 
 mod bench;
+mod crash_child;
 mod error;
 
 use std::path::PathBuf;
@@ -27,6 +28,9 @@ struct Cli {
 enum Command {
     /// Measure the performance of cairn's components on this machine.
     Bench(BenchArgs),
+    /// Test support: write until killed (see tests/kill9.rs).
+    #[command(name = "__crash-child", hide = true)]
+    CrashChild(crash_child::CrashChildArgs),
 }
 
 #[derive(Debug, Args)]
@@ -59,6 +63,58 @@ enum BenchTarget {
     /// and reading one column read, and the same file encrypted. Ends with a goals section
     /// (PASS/MISS). Needs about 6 GB of memory and 1 GB of disk for 10M rows.
     Codec(CodecBenchArgs),
+    /// Benchmark the embedded engine: ingest, scans and recovery on the DNS data set.
+    ///
+    /// The DNS rows of shared/bench/gen_dns.py (found or generated as `bench codec` does; the
+    /// line protocol file is made from the CSV if missing), into a collection declared first
+    /// (ts TIME_KEY, four string tags, cached BOOLEAN, elapsed_ms DOUBLE). Measures: line
+    /// protocol ingest (10,000 lines per durable write_lines call, one thread) and Arrow
+    /// ingest (10,000-row batches parsed from the CSV on the fly, one and two writers), each
+    /// then a checkpoint: rows/s, peak RSS, bytes on disk per row; warm full and one-column
+    /// scans; recovery of about 1 GB of WAL after a crash (GB/s). Every phase runs in a child
+    /// process of its own. Ends with goals (PASS/MISS). Needs about 3 GB of disk for 10M rows.
+    Ingest(IngestBenchArgs),
+}
+
+/// Options of `cairn bench ingest`.
+#[derive(Debug, Args)]
+pub struct IngestBenchArgs {
+    /// Rows of the DNS data set (default 10,000,000; 100,000 with --quick).
+    #[arg(long, value_name = "N")]
+    pub rows: Option<usize>,
+
+    /// The DNS CSV to use (see `cairn bench codec --help`); its line protocol is <PATH>.lp
+    /// beside it, or made from it for the run.
+    #[arg(long, value_name = "PATH", env = "CAIRN_DNS_CSV")]
+    pub dns_csv: Option<PathBuf>,
+
+    /// Directory for the data sets (kept in <dir>/data) and the databases (in a fresh
+    /// subdirectory removed afterwards); a real disk, not tmpfs. Default: ./target/cairn-bench
+    /// if ./target exists, ./cairn-bench-data otherwise.
+    #[arg(long, value_name = "PATH", env = "CAIRN_BENCH_DIR")]
+    pub dir: Option<PathBuf>,
+
+    /// 100,000 rows and 16 MiB of WAL for recovery (for smoke tests, not for figures).
+    #[arg(long)]
+    pub quick: bool,
+
+    /// Also write every figure as JSON to this file.
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+
+    /// Internal: run one measurement and print its figures (the benchmark starts itself).
+    #[arg(long, hide = true)]
+    pub phase: Option<String>,
+    #[arg(long, hide = true)]
+    pub db_dir: Option<PathBuf>,
+    #[arg(long, hide = true)]
+    pub input: Option<PathBuf>,
+    #[arg(long, hide = true, default_value_t = 1)]
+    pub threads: usize,
+    #[arg(long, hide = true, default_value_t = 0)]
+    pub wal_bytes: u64,
+    #[arg(long, hide = true, default_value_t = 0)]
+    pub budget_mib: u64,
 }
 
 /// Options of `cairn bench codec`.
@@ -130,6 +186,10 @@ fn main() -> ExitCode {
         Command::Bench(BenchArgs {
             target: BenchTarget::Codec(args),
         }) => bench::codec::run(&args),
+        Command::Bench(BenchArgs {
+            target: BenchTarget::Ingest(args),
+        }) => bench::ingest::run(&args),
+        Command::CrashChild(args) => crash_child::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

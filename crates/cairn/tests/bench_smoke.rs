@@ -110,3 +110,60 @@ fn bench_codec_quick_runs_and_prints_sections() {
     left.sort();
     assert_eq!(left, ["data", "figures.json"]);
 }
+
+#[test]
+fn bench_ingest_quick_runs_and_prints_sections() {
+    let dir = tempfile::Builder::new()
+        .prefix("cairn-bench-ingest-smoke-")
+        .tempdir_in(std::env::temp_dir())
+        .unwrap();
+    let json = dir.path().join("figures.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(["bench", "ingest", "--quick", "--dir"])
+        .arg(dir.path())
+        .arg("--json")
+        .arg(&json)
+        .env_remove("CAIRN_DNS_CSV")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "cairn bench ingest failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        output.status
+    );
+    for section in [
+        "1-2. ingest",
+        "line protocol, 1 thread",
+        "Arrow, pre-parsed batches, 2 writer(s)",
+        "Arrow, CSV parsed on the fly, 1 writer(s)",
+        "data directory without the WAL",
+        "3. scans",
+        "one column (qtype)",
+        "4. recovery",
+        "64 MiB budget (default), cold cache",
+        "\ngoals\n",
+    ] {
+        assert!(
+            stdout.contains(section),
+            "missing section {section:?}:\n{stdout}"
+        );
+    }
+    // Every ingest phase ran in its child and reported its 100,000 rows (the top level, line
+    // protocol, CSV alone and four Arrow cases); both scans returned every row.
+    let figures = std::fs::read_to_string(&json).unwrap();
+    assert!(figures.trim_start().starts_with('{') && figures.contains("\"goals\""));
+    assert!(
+        figures.matches("\"rows\": 100000").count() >= 7,
+        "phases without their rows:\n{figures}"
+    );
+    assert!(figures.contains("\"full_rows\": 100000") && figures.contains("\"one_rows\": 100000"));
+    // The databases are removed; the data sets stay for later runs.
+    let mut left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["data", "figures.json"]);
+}

@@ -127,7 +127,7 @@ fn measure_columns(data: &Dataset) -> Result<(Vec<ColumnFigures>, Vec<Forced>)> 
     Ok((figures, forced))
 }
 
-fn default_dir() -> PathBuf {
+pub(super) fn default_dir() -> PathBuf {
     if Path::new("target").is_dir() {
         PathBuf::from("target").join("cairn-bench")
     } else {

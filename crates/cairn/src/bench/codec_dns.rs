@@ -59,7 +59,7 @@ fn find_generator() -> Option<PathBuf> {
 }
 
 /// Runs `python3 gen_dns.py --rows N --out <data_dir> --formats csv`; Err says why not.
-fn generate_csv(data_dir: &Path, rows: usize) -> std::result::Result<(), String> {
+pub(super) fn generate_csv(data_dir: &Path, rows: usize) -> std::result::Result<(), String> {
     let script = find_generator().ok_or_else(|| format!("{GENERATOR} not found"))?;
     std::fs::create_dir_all(data_dir)
         .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
@@ -181,7 +181,7 @@ fn parse_csv(path: &Path, rows: usize) -> Result<Dataset> {
 }
 
 /// 'YYYY-MM-DD HH:MM:SS.mmm' (UTC) to nanoseconds since the epoch.
-fn parse_ts_ns(s: &[u8]) -> Option<i64> {
+pub(super) fn parse_ts_ns(s: &[u8]) -> Option<i64> {
     if s.len() != 23 || s[4] != b'-' || s[7] != b'-' || s[10] != b' ' || s[19] != b'.' {
         return None;
     }
@@ -248,7 +248,7 @@ fn weighted<'a>(rng: &mut Rng, table: &[(&'a str, u32)]) -> &'a str {
 /// Rows with gen_dns.py's distributions (24 h from 2024-01-01, 10,000 client IPs, 50,000
 /// names with a hot 1,000, weighted qtype / rcode, cached, elapsed_ms with 3 decimals), but
 /// not its exact values.
-fn generate_in_rust(rows: usize, why: &str) -> Dataset {
+pub(super) fn generate_in_rust(rows: usize, why: &str) -> Dataset {
     let mut rng = Rng::new(20_240_101);
     let ips: Vec<String> = (0..10_000)
         .map(|_| {

@@ -1,7 +1,9 @@
-//! Benchmarks (`cairn bench wal`, `cairn bench codec`) and what they share: scratch directories, file-system
-//! checks, timed multi-threaded loads and latency percentiles.
+//! Benchmarks (`cairn bench wal`, `cairn bench codec`, `cairn bench ingest`) and what they
+//! share: scratch directories, file-system checks, timed multi-threaded loads and latency
+//! percentiles.
 
 pub mod codec;
+pub mod ingest;
 pub mod wal;
 
 mod cipher;
@@ -11,6 +13,10 @@ mod codec_forced;
 mod codec_partition;
 mod codec_report;
 mod datasets;
+mod ingest_csv;
+mod ingest_phase;
+mod ingest_report;
+mod ingest_spill;
 mod raw;
 mod report;
 mod wal_cells;
