@@ -787,5 +787,8 @@ fn a_plaintext_file_where_the_manifest_says_encrypted_is_refused() {
     std::fs::write(&path, &m).unwrap();
     let db = Db::open(dir.path(), keyed(Some(ring))).unwrap();
     let err = db.scan("sec", &ScanRequest::default()).unwrap_err();
-    assert!(err.to_string().contains("refusing a downgrade") || err.to_string().contains("encrypted"), "{err}");
+    assert!(
+        err.to_string().contains("refusing a downgrade") || err.to_string().contains("encrypted"),
+        "{err}"
+    );
 }
