@@ -23,6 +23,7 @@ pub mod lp;
 mod manifest;
 mod memtable;
 mod options;
+mod payload;
 mod predicate;
 mod recovery;
 mod scan;

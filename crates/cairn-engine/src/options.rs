@@ -33,6 +33,9 @@ pub struct DbOptions {
     /// Acknowledge writes only once they are durable (the default). `false` acknowledges once
     /// they are logged and applied: a crash may then lose the latest writes.
     pub durable_writes: bool,
+    /// LZ4-compress write records in the WAL when that saves at least an eighth (less log
+    /// bandwidth per durable row; see docs/formats/engine.md).
+    pub compress_wal: bool,
     pub clock: Arc<dyn Clock>,
     /// The file system (tests use the simulated one). `None`: the real one.
     pub fs: Option<(FsRef, Backend)>,
@@ -54,6 +57,7 @@ impl Default for DbOptions {
             maintenance_interval: Duration::from_millis(200),
             compaction_min_files: 4,
             durable_writes: true,
+            compress_wal: true,
             clock: Arc::new(SystemClock),
             fs: None,
         }

@@ -86,35 +86,93 @@ fn load_collection(inner: &Inner, def: &crate::catalog::CollectionDef) -> Result
     Ok(())
 }
 
+/// A WAL record as the replay reader thread hands it over: WRITE records already
+/// decompressed and decoded (the costly part), so that reading and decoding overlap with
+/// applying on two cores.
+struct Item {
+    lsn: u64,
+    flags: u16,
+    body: Body,
+}
+
+enum Body {
+    Write(Box<batch_codec::DecodedBatch>),
+    Ddl(Vec<u8>),
+}
+
+/// Records decoded ahead of the applying thread (bounds replay memory: a record is at most
+/// a few MiB).
+const REPLAY_QUEUE: usize = 4;
+
+fn decode_record(inner: &Inner, rec: WalRecord) -> Result<Item> {
+    let body = match rec.record_type {
+        REC_WRITE => {
+            let raw = crate::payload::unpack(&rec.payload, rec.flags)
+                .map_err(|e| corrupt(inner, rec.lsn.0, e))?;
+            let decoded =
+                batch_codec::decode(&raw).map_err(|e| corrupt(inner, rec.lsn.0, e.to_string()))?;
+            Body::Write(Box::new(decoded))
+        }
+        REC_DDL => Body::Ddl(rec.payload),
+        other => {
+            return Err(corrupt(
+                inner,
+                rec.lsn.0,
+                format!("unknown record type {other}"),
+            ));
+        }
+    };
+    Ok(Item {
+        lsn: rec.lsn.0,
+        flags: rec.flags,
+        body,
+    })
+}
+
 /// Streams the WAL; returns whether catalog changes were replayed.
 fn replay(inner: &Inner, cat: &mut Catalog, catalog_lsn: u64) -> Result<bool> {
-    let mut group: Vec<WalRecord> = Vec::new();
-    let mut ddl = false;
-    for rec in inner.wal.replay(Lsn(1))? {
-        let rec = rec?;
-        let more = rec.flags & FLAG_CONTINUED != 0;
-        group.push(rec);
-        if more {
-            continue;
-        }
-        for rec in std::mem::take(&mut group) {
-            ddl |= apply_record(inner, cat, catalog_lsn, &rec)?;
-        }
-        let budget = inner.opts.memory_budget_bytes as i64;
-        while inner.mem_used.load(std::sync::atomic::Ordering::Acquire) > budget {
-            if !flush_largest_during_replay(inner)? {
-                break;
+    let records = inner.wal.replay(Lsn(1))?;
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Item>>(REPLAY_QUEUE);
+        s.spawn(move || {
+            for rec in records {
+                let item = rec
+                    .map_err(EngineError::from)
+                    .and_then(|r| decode_record(inner, r));
+                let stop = item.is_err();
+                if tx.send(item).is_err() || stop {
+                    return;
+                }
+            }
+        });
+        let mut group: Vec<Item> = Vec::new();
+        let mut ddl = false;
+        for item in rx {
+            let item = item?;
+            let more = item.flags & FLAG_CONTINUED != 0;
+            group.push(item);
+            if more {
+                continue;
+            }
+            for item in std::mem::take(&mut group) {
+                ddl |= apply_item(inner, cat, catalog_lsn, item)?;
+            }
+            let budget = inner.opts.memory_budget_bytes as i64;
+            while inner.mem_used.load(std::sync::atomic::Ordering::Acquire) > budget {
+                if !flush_largest_during_replay(inner)? {
+                    break;
+                }
             }
         }
-    }
-    if let Some(first) = group.first() {
-        tracing::warn!(
-            lsn = first.lsn.0,
-            records = group.len(),
-            "the log ends inside a write that was never acknowledged; it is discarded"
-        );
-    }
-    Ok(ddl)
+        if let Some(first) = group.first() {
+            tracing::warn!(
+                lsn = first.lsn,
+                records = group.len(),
+                "the log ends inside a write that was never acknowledged; it is discarded"
+            );
+        }
+        Ok(ddl)
+    })
 }
 
 fn flush_largest_during_replay(inner: &Inner) -> Result<bool> {
@@ -134,29 +192,25 @@ fn flush_largest_during_replay(inner: &Inner) -> Result<bool> {
     Ok(true)
 }
 
-fn corrupt(inner: &Inner, rec: &WalRecord, detail: String) -> EngineError {
+fn corrupt(inner: &Inner, lsn: u64, detail: String) -> EngineError {
     EngineError::Corrupt {
         what: "WAL record",
         path: inner.root.join(files::WAL_DIR),
-        offset: rec.lsn.0,
-        detail: format!("record at LSN {}: {detail}", rec.lsn),
+        offset: lsn,
+        detail: format!("record at LSN {lsn}: {detail}"),
     }
 }
 
-fn apply_record(
-    inner: &Inner,
-    cat: &mut Catalog,
-    catalog_lsn: u64,
-    rec: &WalRecord,
-) -> Result<bool> {
-    match rec.record_type {
-        REC_DDL => {
-            if rec.lsn.0 <= catalog_lsn {
+fn apply_item(inner: &Inner, cat: &mut Catalog, catalog_lsn: u64, item: Item) -> Result<bool> {
+    let lsn = item.lsn;
+    match item.body {
+        Body::Ddl(payload) => {
+            if lsn <= catalog_lsn {
                 return Ok(false);
             }
-            let op = decode_ddl(&rec.payload)
-                .map_err(|(o, d)| corrupt(inner, rec, format!("at byte {o}: {d}")))?;
-            cat.apply(&op, rec.lsn.0)?;
+            let op = decode_ddl(&payload)
+                .map_err(|(o, d)| corrupt(inner, lsn, format!("at byte {o}: {d}")))?;
+            cat.apply(&op, lsn)?;
             if let DdlOp::CreateCollection(def) = &op {
                 load_collection(inner, def)?;
             } else {
@@ -164,9 +218,7 @@ fn apply_record(
             }
             Ok(true)
         }
-        REC_WRITE => {
-            let decoded = batch_codec::decode(&rec.payload)
-                .map_err(|e| corrupt(inner, rec, e.to_string()))?;
+        Body::Write(decoded) => {
             let Some(c) = inner
                 .collections
                 .read()
@@ -182,17 +234,16 @@ fn apply_record(
                 .batch
                 .schema()
                 .index_of(def.time_key_name())
-                .map_err(|_| corrupt(inner, rec, "a write without the TIME_KEY column".into()))?;
+                .map_err(|_| corrupt(inner, lsn, "a write without the TIME_KEY column".into()))?;
             let parts: Vec<_> = split(&decoded.batch, tk, def.options.partition_interval_ns)?
                 .into_iter()
-                .filter(|p| !st.manifest.covers(p.partition, rec.lsn.0))
+                .filter(|p| !st.manifest.covers(p.partition, lsn))
                 .collect();
-            let delta = st.apply(rec.lsn.0, rec.lsn.0, parts)?;
+            let delta = st.apply(lsn, lsn, parts)?;
             drop(st);
             inner.add_mem(delta);
             Ok(false)
         }
-        other => Err(corrupt(inner, rec, format!("unknown record type {other}"))),
     }
 }
 

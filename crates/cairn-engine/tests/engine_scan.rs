@@ -675,10 +675,11 @@ fn memory_budget_bounds_memtables_under_load() {
 
 const MARKER: &str = "plaintext-marker-5e1f0c2b";
 
-/// Options with `keys` for the WAL and partition files. No outer compression, so that a plain
-/// file shows the values (the control).
+/// Options with `keys` for the WAL and partition files. No compression (outer page stage,
+/// WAL records), so that a plain file shows the values (the control).
 fn keyed(keys: Option<cairn_wal::KeyRing>) -> DbOptions {
     DbOptions {
+        compress_wal: false,
         wal: cairn_wal::WalOptions {
             key_ring: keys,
             ..Default::default()

@@ -112,7 +112,7 @@ impl Inner {
         writes.sort_by_key(|(c, _)| c.id);
         self.wait_for_memory()?;
         // Encode records and split rows by partition before taking any lock.
-        let mut encoded: Vec<Vec<Vec<u8>>> = Vec::with_capacity(writes.len());
+        let mut encoded: Vec<Vec<(Vec<u8>, u16)>> = Vec::with_capacity(writes.len());
         let mut parts = Vec::with_capacity(writes.len());
         let mut rows = 0u64;
         for (c, p) in &writes {
@@ -126,17 +126,17 @@ impl Inner {
                 (tk, st.def.options.partition_interval_ns)
             };
             parts.push(split(&p.batch, tk, interval)?);
-            encoded.push(encode_records(c.id, p)?);
+            encoded.push(encode_records(c.id, p, self.opts.compress_wal)?);
             rows += p.batch.num_rows() as u64;
         }
         let total: usize = encoded.iter().map(Vec::len).sum();
         let mut records = Vec::with_capacity(total);
         for payloads in &encoded {
-            for payload in payloads {
+            for (payload, packed) in payloads {
                 let flags = if records.len() + 1 < total {
-                    FLAG_CONTINUED
+                    FLAG_CONTINUED | packed
                 } else {
-                    0
+                    *packed
                 };
                 records.push(Record {
                     flags,
@@ -208,7 +208,7 @@ impl Inner {
 
 /// The WAL payloads of one prepared write: one record, or several of at most about
 /// `RECORD_TARGET_BYTES` each.
-fn encode_records(collection_id: u64, p: &Prepared) -> Result<Vec<Vec<u8>>> {
+fn encode_records(collection_id: u64, p: &Prepared, compress: bool) -> Result<Vec<(Vec<u8>, u16)>> {
     let rows = p.batch.num_rows();
     let len = batch_codec::encoded_len(&p.batch, &p.types);
     let chunks = len.div_ceil(RECORD_TARGET_BYTES).max(1);
@@ -221,7 +221,7 @@ fn encode_records(collection_id: u64, p: &Prepared) -> Result<Vec<Vec<u8>>> {
         let mut buf = Vec::with_capacity(len / chunks + 1024);
         batch_codec::encode(collection_id, &slice, &p.types, &mut buf)
             .map_err(|e| EngineError::InvalidWrite(e.to_string()))?;
-        out.push(buf);
+        out.push(crate::payload::pack(buf, compress));
         start += n;
     }
     Ok(out)
