@@ -53,6 +53,16 @@ impl PartFile {
         }
     }
 
+    /// The in-memory handle of a file `coll`'s manifest names.
+    pub fn of(inner: &crate::db::Inner, coll: &Collection, meta: FileMeta) -> Arc<PartFile> {
+        Arc::new(PartFile::new(
+            meta,
+            &coll.dir,
+            inner.fs.clone(),
+            inner.read_options.clone(),
+        ))
+    }
+
     /// The file's reader, opened on first use (tail and footer read, length checked).
     pub fn reader(&self) -> Result<Arc<PartitionReader>> {
         let mut slot = self.reader.lock().unwrap_or_else(|e| e.into_inner());

@@ -118,12 +118,7 @@ fn merge(
     let meta = write_file(inner, coll, def, &batch, file_id, partition, max_lsn)?;
     drop(batch);
     let gone: Vec<u64> = group.iter().map(|f| f.meta.file_id).collect();
-    let new_file = Arc::new(PartFile::new(
-        meta,
-        &coll.dir,
-        inner.fs.clone(),
-        inner.read_options.clone(),
-    ));
+    let new_file = PartFile::of(inner, coll, meta);
     install(
         inner,
         coll,

@@ -203,12 +203,7 @@ fn write_frozen(inner: &Inner, coll: &Collection, f: &Arc<Frozen>) -> Result<(u6
     // With non-durable writes the covered records may not be in the log yet: a manifest
     // must never claim LSNs the log could hand out again after a crash.
     inner.wal.wait_durable(cairn_wal::Lsn(f.covered_lsn))?;
-    let file = Arc::new(PartFile::new(
-        meta,
-        &coll.dir,
-        inner.fs.clone(),
-        inner.read_options.clone(),
-    ));
+    let file = PartFile::of(inner, coll, meta);
     install(
         inner,
         coll,

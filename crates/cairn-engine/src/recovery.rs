@@ -14,7 +14,6 @@ use crate::collection::{Collection, PartFile};
 use crate::db::{FLAG_CONTINUED, Inner, REC_DDL, REC_WRITE};
 use crate::error::{EngineError, Result};
 use crate::files;
-use crate::flush::flush_partition;
 use crate::manifest::Manifest;
 use crate::write::split;
 
@@ -100,9 +99,10 @@ enum Body {
     Ddl(Vec<u8>),
 }
 
-/// Records decoded ahead of the applying thread (bounds replay memory: a record is at most
-/// a few MiB).
-const REPLAY_QUEUE: usize = 4;
+/// Records queued per decoder thread (bounds replay memory: a record is a few MiB at most).
+const REPLAY_QUEUE: usize = 1;
+/// Threads decoding records while the caller applies them.
+const DECODERS: usize = 2;
 
 fn decode_record(inner: &Inner, rec: WalRecord) -> Result<Item> {
     let body = match rec.record_type {
@@ -129,25 +129,42 @@ fn decode_record(inner: &Inner, rec: WalRecord) -> Result<Item> {
     })
 }
 
-/// Streams the WAL; returns whether catalog changes were replayed.
+/// Streams the WAL; returns whether catalog changes were replayed. A reader thread deals the
+/// records round-robin to `DECODERS` threads, and the caller takes the decoded records back
+/// in the same rotation, so they are applied in log order.
 fn replay(inner: &Inner, cat: &mut Catalog, catalog_lsn: u64) -> Result<bool> {
+    use std::sync::mpsc::{Receiver, sync_channel};
     let records = inner.wal.replay(Lsn(1))?;
     std::thread::scope(|s| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Item>>(REPLAY_QUEUE);
+        let mut to_decoders = Vec::with_capacity(DECODERS);
+        let mut from_decoders: Vec<Receiver<Result<Item>>> = Vec::with_capacity(DECODERS);
+        for _ in 0..DECODERS {
+            let (tx_in, rx_in) = sync_channel::<Result<WalRecord>>(REPLAY_QUEUE);
+            let (tx_out, rx_out) = sync_channel::<Result<Item>>(REPLAY_QUEUE);
+            s.spawn(move || {
+                for rec in rx_in {
+                    let item = rec.and_then(|r| decode_record(inner, r));
+                    if tx_out.send(item).is_err() {
+                        return;
+                    }
+                }
+            });
+            to_decoders.push(tx_in);
+            from_decoders.push(rx_out);
+        }
         s.spawn(move || {
-            for rec in records {
-                let item = rec
-                    .map_err(EngineError::from)
-                    .and_then(|r| decode_record(inner, r));
-                let stop = item.is_err();
-                if tx.send(item).is_err() || stop {
+            for (i, rec) in records.enumerate() {
+                let rec = rec.map_err(EngineError::from);
+                let stop = rec.is_err();
+                if to_decoders[i % DECODERS].send(rec).is_err() || stop {
                     return;
                 }
             }
         });
+        let items = (0..).map_while(|i| from_decoders[i % DECODERS].recv().ok());
         let mut group: Vec<Item> = Vec::new();
         let mut ddl = false;
-        for item in rx {
+        for item in items {
             let item = item?;
             let more = item.flags & FLAG_CONTINUED != 0;
             group.push(item);
@@ -157,9 +174,11 @@ fn replay(inner: &Inner, cat: &mut Catalog, catalog_lsn: u64) -> Result<bool> {
             for item in std::mem::take(&mut group) {
                 ddl |= apply_item(inner, cat, catalog_lsn, item)?;
             }
-            let budget = inner.opts.memory_budget_bytes as i64;
+            // Half the budget, as the flush thread keeps it while running: a flush copies
+            // the memtable it writes.
+            let budget = inner.opts.memory_budget_bytes as i64 / 2;
             while inner.mem_used.load(std::sync::atomic::Ordering::Acquire) > budget {
-                if !flush_largest_during_replay(inner)? {
+                if !inner.flush_largest(false)? {
                     break;
                 }
             }
@@ -173,23 +192,6 @@ fn replay(inner: &Inner, cat: &mut Catalog, catalog_lsn: u64) -> Result<bool> {
         }
         Ok(ddl)
     })
-}
-
-fn flush_largest_during_replay(inner: &Inner) -> Result<bool> {
-    let mut best: Option<(usize, Arc<Collection>, i64)> = None;
-    for c in inner.all_collections() {
-        let st = c.lock();
-        for m in st.mem.values() {
-            if best.as_ref().is_none_or(|(b, _, _)| m.bytes > *b) {
-                best = Some((m.bytes, c.clone(), m.partition));
-            }
-        }
-    }
-    let Some((_, c, p)) = best else {
-        return Ok(false);
-    };
-    flush_partition(inner, &c, Some(p))?;
-    Ok(true)
 }
 
 fn corrupt(inner: &Inner, lsn: u64, detail: String) -> EngineError {

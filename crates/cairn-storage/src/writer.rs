@@ -9,12 +9,12 @@ use cairn_codec::page::MAX_PAGE_ROWS;
 use cairn_codec::string::{Dictionary, build_dictionary};
 use cairn_codec::{BitmapRef, EncodeOptions, PageInput, PageValues, encode_page};
 use cairn_crypto::KeyRing;
-use cairn_io::{FileRef, Fs, OpenOptions};
+use cairn_io::{Fs, OpenOptions};
 
 use crate::cipher::{FileCipher, Region};
 use crate::error::{Result, StorageError};
 use crate::footer::{
-    ColumnMeta, DictionaryMeta, EncryptionMeta, Extent, Footer, PageMeta, SparseIndexMeta,
+    ColumnMeta, DictionaryMeta, EncryptionMeta, Footer, PageMeta, SparseIndexMeta,
 };
 use crate::schema::{ColumnRole, ColumnType, Schema};
 use crate::sparse;
@@ -23,6 +23,9 @@ use crate::tail::Tail;
 
 /// Bytes buffered before a write is issued.
 const WRITE_BUFFER_BYTES: usize = 4 << 20;
+
+mod out;
+use out::{MemSink, Out, Sink};
 
 /// When string columns get a dictionary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +48,9 @@ pub struct WriteOptions {
     pub dictionary: DictionaryPolicy,
     /// Encrypt pages with the ring's current key.
     pub keys: Option<KeyRing>,
+    /// Columns encoded at the same time (each on its own thread). The file's bytes do not
+    /// depend on it. Default: the machine's cores, at most 4.
+    pub threads: usize,
 }
 
 impl Default for WriteOptions {
@@ -55,6 +61,7 @@ impl Default for WriteOptions {
             encode: EncodeOptions::default(),
             dictionary: DictionaryPolicy::Auto,
             keys: None,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
         }
     }
 }
@@ -132,23 +139,7 @@ pub fn write_partition(
         }
         None => (None, None),
     };
-    let mut metas = Vec::with_capacity(columns.len());
-    for (ci, (spec, input)) in schema.columns.iter().zip(columns).enumerate() {
-        let w = ColumnWriter {
-            column: ci as u32,
-            name: &spec.name,
-            opts,
-            cipher: cipher.as_ref(),
-        };
-        let (dictionary, pages, null_count, stats) = w.write(&mut out, input, spec.role)?;
-        metas.push(ColumnMeta {
-            spec: spec.clone(),
-            dictionary,
-            null_count,
-            stats,
-            pages,
-        });
-    }
+    let metas = encode_columns(schema, columns, opts, cipher.as_ref(), &mut out)?;
     let time = schema.time_key().map(|i| match columns[i].values {
         PageValues::I64(v) => v,
         _ => &[],
@@ -307,57 +298,82 @@ fn is_char_boundary(data: &[u8], i: usize) -> bool {
     i >= data.len() || (data[i] as i8) >= -0x40
 }
 
-/// Buffered sequential output to the temporary file.
-struct Out {
-    file: FileRef,
-    buf: Vec<u8>,
-    written: u64,
-    path: PathBuf,
-}
-
-impl Out {
-    fn offset(&self) -> u64 {
-        self.written + self.buf.len() as u64
-    }
-
-    /// Appends a region and returns its extent (with the CRC of its bytes).
-    fn put(&mut self, bytes: &[u8]) -> Result<Extent> {
-        let len = u32::try_from(bytes.len())
-            .map_err(|_| StorageError::InvalidInput("a page over 4 GiB".into()))?;
-        let extent = Extent {
-            offset: self.offset(),
-            len,
-            crc: crc32c::crc32c(bytes),
+/// Encodes every column (on up to `opts.threads` threads, each column on one) and writes
+/// them to `out` in schema order. The bytes are the same whatever the thread count.
+fn encode_columns(
+    schema: &Schema,
+    columns: &[ColumnInput<'_>],
+    opts: &WriteOptions,
+    cipher: Option<&FileCipher>,
+    out: &mut Out,
+) -> Result<Vec<ColumnMeta>> {
+    type Encoded = Result<(MemSink, WrittenColumn)>;
+    let encode_one = |ci: usize| -> Encoded {
+        let spec = &schema.columns[ci];
+        let w = ColumnWriter {
+            column: ci as u32,
+            name: &spec.name,
+            opts,
+            cipher,
         };
-        self.buf.extend_from_slice(bytes);
-        if self.buf.len() >= WRITE_BUFFER_BYTES {
-            self.flush()?;
+        let mut sink = MemSink::default();
+        let written = w.write(&mut sink, &columns[ci], spec.role)?;
+        Ok((sink, written))
+    };
+    let threads = opts.threads.clamp(1, columns.len().max(1));
+    let encoded: Vec<Encoded> = if threads == 1 {
+        (0..columns.len()).map(encode_one).collect()
+    } else {
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let slots: Vec<std::sync::Mutex<Option<Encoded>>> = (0..columns.len())
+            .map(|_| std::sync::Mutex::new(None))
+            .collect();
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|| {
+                    loop {
+                        let ci = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(slot) = slots.get(ci) else {
+                            return;
+                        };
+                        let r = encode_one(ci);
+                        *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+                    }
+                });
+            }
+        });
+        slots
+            .into_iter()
+            .map(|m| {
+                m.into_inner()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .unwrap_or_else(|| {
+                        Err(StorageError::InvalidInput(
+                            "a column was not encoded".into(),
+                        ))
+                    })
+            })
+            .collect()
+    };
+    let mut metas = Vec::with_capacity(columns.len());
+    for (spec, r) in schema.columns.iter().zip(encoded) {
+        let (sink, (mut dictionary, mut pages, null_count, stats)) = r?;
+        let base = out.put_raw(&sink.buf)?;
+        if let Some(d) = &mut dictionary {
+            d.extent.offset += base;
         }
-        Ok(extent)
+        for p in &mut pages {
+            p.extent.offset += base;
+        }
+        metas.push(ColumnMeta {
+            spec: spec.clone(),
+            dictionary,
+            null_count,
+            stats,
+            pages,
+        });
     }
-
-    fn flush(&mut self) -> Result<()> {
-        self.file
-            .write_all_at(&self.buf, self.written)
-            .map_err(|source| StorageError::Io {
-                op: "write",
-                path: self.path.clone(),
-                source,
-            })?;
-        self.written += self.buf.len() as u64;
-        self.buf.clear();
-        Ok(())
-    }
-
-    fn finish(mut self) -> Result<u64> {
-        self.flush()?;
-        self.file.sync_data().map_err(|source| StorageError::Io {
-            op: "fsync",
-            path: self.path.clone(),
-            source,
-        })?;
-        Ok(self.written)
-    }
+    Ok(metas)
 }
 
 struct ColumnWriter<'a> {
@@ -372,7 +388,7 @@ type WrittenColumn = (Option<DictionaryMeta>, Vec<PageMeta>, u64, Stats);
 impl ColumnWriter<'_> {
     fn write(
         &self,
-        out: &mut Out,
+        out: &mut dyn Sink,
         input: &ColumnInput<'_>,
         role: ColumnRole,
     ) -> Result<WrittenColumn> {
@@ -404,7 +420,7 @@ impl ColumnWriter<'_> {
 
     fn write_dictionary_column(
         &self,
-        out: &mut Out,
+        out: &mut dyn Sink,
         input: &ColumnInput<'_>,
         dict: &Dictionary,
         codes: &[u32],
@@ -458,7 +474,7 @@ impl ColumnWriter<'_> {
 
     fn write_pages(
         &self,
-        out: &mut Out,
+        out: &mut dyn Sink,
         values: PageValues<'_>,
         validity: Option<BitmapRef<'_>>,
         dict: Option<&Dictionary>,

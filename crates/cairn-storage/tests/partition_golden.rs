@@ -193,6 +193,22 @@ fn writer_reproduces_the_golden_bytes() {
 }
 
 #[test]
+fn column_encoding_threads_do_not_change_the_bytes() {
+    regenerate_if_asked();
+    let golden = std::fs::read(fixture_path("small.crnp")).unwrap();
+    for threads in [1, 2, 3, 8] {
+        let opts = WriteOptions {
+            threads,
+            ..golden_opts()
+        };
+        assert!(
+            write_bytes(&opts) == golden,
+            "{threads} threads changed the bytes"
+        );
+    }
+}
+
+#[test]
 fn encrypted_golden_file_reads_with_the_fixed_key() {
     let r = open_fixture("small-encrypted.crnp", &with_keys(golden_ring()));
     assert_eq!(r.footer().encryption.unwrap().key_id, 7);

@@ -93,7 +93,7 @@ impl Inner {
                     .1
                     .wait_timeout(g, Duration::from_millis(20))
                     .unwrap_or_else(|e| e.into_inner());
-            } else if !self.flush_largest()? {
+            } else if !self.flush_largest(true)? {
                 break;
             }
         }

@@ -70,8 +70,9 @@ impl Inner {
         .map(|_| ())
     }
 
-    /// Flushes the single largest memtable; false if there is none.
-    pub(crate) fn flush_largest(&self) -> Result<bool> {
+    /// Flushes the single largest memtable; false if there is none. `truncate`: then
+    /// truncate the WAL (not during recovery, which is still reading it).
+    pub(crate) fn flush_largest(&self, truncate: bool) -> Result<bool> {
         let mut best: Option<(usize, Arc<Collection>, i64)> = None;
         for c in self.all_collections() {
             let st = c.lock();
@@ -85,7 +86,9 @@ impl Inner {
             return Ok(false);
         };
         self.guard(flush_partition(self, &c, Some(p)))?;
-        self.truncate_wal()?;
+        if truncate {
+            self.truncate_wal()?;
+        }
         Ok(true)
     }
 
@@ -108,7 +111,7 @@ impl Inner {
     pub(crate) fn flush_round(&self) -> Result<()> {
         self.flush_over_limit()?;
         while self.mem_used.load(Ordering::Acquire) > self.opts.memory_budget_bytes as i64 / 2 {
-            if !self.flush_largest()? {
+            if !self.flush_largest(true)? {
                 break;
             }
         }
