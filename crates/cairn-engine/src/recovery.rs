@@ -100,7 +100,7 @@ enum Body {
 }
 
 /// Records queued per decoder thread (bounds replay memory: a record is a few MiB at most).
-const REPLAY_QUEUE: usize = 1;
+const REPLAY_QUEUE: usize = 2;
 /// Threads decoding records while the caller applies them.
 const DECODERS: usize = 2;
 
