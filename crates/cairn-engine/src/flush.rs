@@ -59,6 +59,18 @@ pub fn sort_rows(batch: RecordBatch, def: &CollectionDef) -> Result<RecordBatch>
     arrow_select::take::take_record_batch(&batch, &indices).map_err(err)
 }
 
+thread_local! {
+    /// Column-encoding threads for files written by this thread (None: the options').
+    static ENCODE_THREADS: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+/// Files this thread writes encode their columns one at a time. The background flush and
+/// compaction threads call it: they run beside writers, which need the other cores. Recovery,
+/// `flush`, `close` and `checkpoint` encode columns in parallel (`partition.threads`).
+pub fn encode_on_this_thread_only() {
+    ENCODE_THREADS.with(|t| t.set(Some(1)));
+}
+
 /// Writes `batch` (all columns of `def`, sorted) as partition file `file_id` of `coll`.
 pub fn write_file(
     inner: &Inner,
@@ -78,6 +90,9 @@ pub fn write_file(
     let inputs = buffers.inputs()?;
     let opts = WriteOptions {
         keys: inner.opts.wal.key_ring.clone(),
+        threads: ENCODE_THREADS
+            .with(std::cell::Cell::get)
+            .unwrap_or(inner.opts.partition.threads),
         ..inner.opts.partition.clone()
     };
     let info = PartitionInfo {

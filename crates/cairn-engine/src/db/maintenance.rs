@@ -153,6 +153,7 @@ pub(super) fn spawn(inner: Arc<Inner>) -> Result<Vec<JoinHandle<()>>> {
 }
 
 fn run(inner: &Inner, compact: bool) {
+    crate::flush::encode_on_this_thread_only();
     let interval = inner.opts.maintenance_interval;
     loop {
         if compact {
