@@ -1,35 +1,25 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Engine behaviour on a real disk: out-of-order writes into older partitions, retention,
 //! schema evolution across files and memory, and the type conversions of `write`. Every check
-//! compares whole row sets (sorted) with a model. (`engine_scan.rs`: identifiers, line
-//! protocol, drop/recreate, concurrency and snapshots, memory budget, encryption.)
+//! compares whole row sets (sorted) with a model. (`engine_catalog.rs`: identifiers, line
+//! protocol, drop/recreate; `engine_scan.rs`: concurrency and snapshots, memory budget;
+//! `engine_encryption.rs`: encrypted databases.)
 
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+mod engine_common;
+
 use std::sync::Arc;
 
-use arrow_array::cast::AsArray;
-use arrow_array::types::{Float64Type, Int64Type, TimestampNanosecondType, UInt64Type};
 use arrow_array::{
-    Array, ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+    ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
     TimestampMillisecondArray, TimestampNanosecondArray, TimestampSecondArray, UInt64Array,
 };
-use arrow_schema::{DataType, Field, Schema};
 use cairn_engine::{
     CmpOp, CollectionOptions, ColumnSpec, ColumnType, Db, DbOptions, EngineError, ManualClock,
     Precision, Predicate, Scalar, ScanRequest, TimeRange,
 };
-
-const T0: i64 = 1_704_067_200_000_000_000; // 2024-01-01T00:00:00Z
-const SEC: i64 = 1_000_000_000;
-const HOUR: i64 = 3_600 * SEC;
-
-fn opts() -> DbOptions {
-    DbOptions {
-        background: false,
-        ..DbOptions::default()
-    }
-}
+use engine_common::{
+    HOUR, SEC, T0, all_rows, batch, metric_columns, opts, partition_files, scan_rows,
+};
 
 fn hourly(retention_ns: Option<i64>) -> Option<CollectionOptions> {
     Some(CollectionOptions {
@@ -39,14 +29,6 @@ fn hourly(retention_ns: Option<i64>) -> Option<CollectionOptions> {
     })
 }
 
-fn metric_columns() -> Vec<ColumnSpec> {
-    vec![
-        ColumnSpec::time_key("ts"),
-        ColumnSpec::tag("host"),
-        ColumnSpec::field("v", ColumnType::I64),
-    ]
-}
-
 /// `v` and `host` of a metrics row are derived from its timestamp.
 fn metric_v(ts: i64) -> i64 {
     (ts - T0) / 1_000_000
@@ -54,16 +36,6 @@ fn metric_v(ts: i64) -> i64 {
 
 fn metric_host(ts: i64) -> String {
     format!("h{}", metric_v(ts).rem_euclid(3))
-}
-
-/// A batch of `(name, array)` columns, all nullable.
-fn batch(cols: Vec<(&str, ArrayRef)>) -> RecordBatch {
-    let fields: Vec<Field> = cols
-        .iter()
-        .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
-        .collect();
-    let arrays = cols.into_iter().map(|c| c.1).collect();
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).unwrap()
 }
 
 fn tsa(ts: impl IntoIterator<Item = i64>) -> ArrayRef {
@@ -91,70 +63,6 @@ fn metric_rows(ts: &[i64]) -> Vec<String> {
         .collect();
     out.sort();
     out
-}
-
-fn cell(a: &dyn Array, i: usize) -> String {
-    if a.is_null(i) {
-        return "NULL".into();
-    }
-    match a.data_type() {
-        DataType::Timestamp(..) => a
-            .as_primitive::<TimestampNanosecondType>()
-            .value(i)
-            .to_string(),
-        DataType::Int64 => a.as_primitive::<Int64Type>().value(i).to_string(),
-        DataType::UInt64 => a.as_primitive::<UInt64Type>().value(i).to_string(),
-        DataType::Float64 => format!("{:?}", a.as_primitive::<Float64Type>().value(i)),
-        DataType::Boolean => a.as_boolean().value(i).to_string(),
-        DataType::Utf8 => a.as_string::<i32>().value(i).to_string(),
-        other => panic!("unexpected type {other}"),
-    }
-}
-
-/// Every row of a scan as `name=value ...`, sorted (scan order is not part of the contract).
-fn scan_rows(db: &Db, coll: &str, req: &ScanRequest) -> Vec<String> {
-    let mut out = Vec::new();
-    for b in &db.scan(coll, req).unwrap().batches {
-        for i in 0..b.num_rows() {
-            let cells: Vec<String> = b
-                .schema()
-                .fields()
-                .iter()
-                .zip(b.columns())
-                .map(|(f, a)| format!("{}={}", f.name(), cell(a.as_ref(), i)))
-                .collect();
-            out.push(cells.join(" "));
-        }
-    }
-    out.sort();
-    out
-}
-
-fn all_rows(db: &Db, coll: &str) -> Vec<String> {
-    scan_rows(db, coll, &ScanRequest::default())
-}
-
-/// Every path under `dir`, relative to it.
-fn tree(dir: &Path) -> BTreeSet<PathBuf> {
-    let mut out = BTreeSet::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            out.insert(p.strip_prefix(dir).unwrap().to_path_buf());
-            if p.is_dir() {
-                todo.push(p);
-            }
-        }
-    }
-    out
-}
-
-fn partition_files(dir: &Path) -> BTreeSet<PathBuf> {
-    tree(dir)
-        .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "cpf"))
-        .collect()
 }
 
 fn hour_rows(hour: i64, n: i64, offset_ns: i64) -> Vec<i64> {
