@@ -108,7 +108,10 @@ fn bench_codec_quick_runs_and_prints_sections() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     left.sort();
-    assert_eq!(left, ["data", "figures.json"]);
+    // `data` exists when gen_dns.py was found beside the repository (a checkout without
+    // `../shared` generates DNS-like rows in Rust and keeps nothing).
+    left.retain(|n| n != "data");
+    assert_eq!(left, ["figures.json"]);
 }
 
 #[test]
@@ -165,5 +168,8 @@ fn bench_ingest_quick_runs_and_prints_sections() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     left.sort();
-    assert_eq!(left, ["data", "figures.json"]);
+    // `data` exists when gen_dns.py was found beside the repository (a checkout without
+    // `../shared` generates DNS-like rows in Rust and keeps nothing).
+    left.retain(|n| n != "data");
+    assert_eq!(left, ["figures.json"]);
 }
