@@ -184,6 +184,8 @@ impl Fs for StopFs {
 pub fn sim_options(fs: &Arc<StopFs>, now_ns: i64) -> DbOptions {
     DbOptions {
         background: false,
+        // Off by default in the engine; the simulated runs cover the compressed log records.
+        compress_wal: true,
         clock: ManualClock::new(now_ns),
         fs: Some((fs.clone() as FsRef, Backend::Pwrite)),
         wal: cairn_wal::WalOptions {
