@@ -169,27 +169,12 @@ fn kernel(op: CmpOp, a: &dyn Array, v: &Value, t: ColumnType) -> Result<BooleanA
     r.map_err(|e| EngineError::InvalidWrite(e.to_string()))
 }
 
-fn and(a: BooleanArray, b: &BooleanArray) -> Result<BooleanArray> {
-    arrow_arith_and(&a, b)
-}
-
-fn or(a: &BooleanArray, b: &BooleanArray) -> BooleanArray {
-    // Null-as-false OR: a row is kept when either side is true.
-    let a = a.values()
-        & &a.nulls()
-            .map_or_else(|| a.values().clone(), |n| n.inner().clone());
-    let b = b.values()
-        & &b.nulls()
-            .map_or_else(|| b.values().clone(), |n| n.inner().clone());
-    BooleanArray::new(&a | &b, None)
-}
-
-fn arrow_arith_and(a: &BooleanArray, b: &BooleanArray) -> Result<BooleanArray> {
-    let keep = |x: &BooleanArray| {
-        x.nulls()
-            .map_or_else(|| x.values().clone(), |n| x.values() & n.inner())
-    };
-    Ok(BooleanArray::new(&keep(a) & &keep(b), None))
+/// The rows a mask keeps: true and not null.
+fn kept(x: &BooleanArray) -> arrow_buffer::BooleanBuffer {
+    match x.nulls() {
+        Some(n) => x.values() & n.inner(),
+        None => x.values().clone(),
+    }
 }
 
 /// The rows of `arrays` (indexed like the predicates' columns) that satisfy one predicate,
@@ -205,7 +190,8 @@ pub(crate) fn evaluate(b: &Bound, array: &dyn Array, t: ColumnType) -> Result<Bo
         BoundKind::InList(values) => {
             let mut acc = BooleanArray::from(vec![false; array.len()]);
             for v in values {
-                acc = or(&acc, &kernel(CmpOp::Eq, array, v, t)?);
+                acc =
+                    BooleanArray::new(&kept(&acc) | &kept(&kernel(CmpOp::Eq, array, v, t)?), None);
             }
             Ok(acc)
         }
@@ -214,17 +200,14 @@ pub(crate) fn evaluate(b: &Bound, array: &dyn Array, t: ColumnType) -> Result<Bo
     }
 }
 
-/// ANDs masks (nulls as false).
-pub(crate) fn and_all(masks: Vec<BooleanArray>, len: usize) -> Result<Option<BooleanArray>> {
-    let mut it = masks.into_iter();
-    let Some(first) = it.next() else {
-        return Ok(None);
-    };
-    let mut acc = arrow_arith_and(&first, &BooleanArray::from(vec![true; len]))?;
+/// ANDs masks, nulls as false; `None` without masks.
+pub(crate) fn and_all(masks: Vec<BooleanArray>) -> Option<BooleanArray> {
+    let mut it = masks.iter();
+    let mut acc = kept(it.next()?);
     for m in it {
-        acc = and(acc, &m)?;
+        acc = &acc & &kept(m);
     }
-    Ok(Some(acc))
+    Some(BooleanArray::new(acc, None))
 }
 
 fn stat_cmp(s: &StatValue, v: &Value) -> Option<Ordering> {

@@ -225,7 +225,7 @@ impl Scan {
                 )?);
             }
         }
-        let batch = match and_all(masks, rows)? {
+        let batch = match and_all(masks) {
             Some(mask) if mask.true_count() < rows => {
                 arrow_select::filter::filter_record_batch(&batch, &mask)
                     .map_err(|e| EngineError::InvalidWrite(e.to_string()))?
