@@ -76,31 +76,42 @@ enum BenchTarget {
     Ingest(IngestBenchArgs),
 }
 
-/// Options of `cairn bench ingest`.
+/// Options `cairn bench codec` and `cairn bench ingest` share: the DNS data and where to work.
 #[derive(Debug, Args)]
-pub struct IngestBenchArgs {
-    /// Rows of the DNS data set (default 10,000,000; 100,000 with --quick).
+pub struct DataArgs {
+    /// Rows of each data set (default 10,000,000; 100,000 with --quick).
     #[arg(long, value_name = "N")]
     pub rows: Option<usize>,
 
-    /// The DNS CSV to use (see `cairn bench codec --help`); its line protocol is <PATH>.lp
-    /// beside it, or made from it for the run.
+    /// The DNS CSV to use (header ts,client_ip,qname,qtype,rcode,cached,elapsed_ms; the
+    /// first --rows rows are read). Default: <dir>/data/dns_<N>.csv, generated with
+    /// `python3 shared/bench/gen_dns.py --rows N --formats csv` if missing (DNS-like rows
+    /// generated in Rust where that script is not found). `bench ingest` reads the line
+    /// protocol from <PATH>.lp beside it, or makes that file from the CSV.
     #[arg(long, value_name = "PATH", env = "CAIRN_DNS_CSV")]
     pub dns_csv: Option<PathBuf>,
 
-    /// Directory for the data sets (kept in <dir>/data) and the databases (in a fresh
-    /// subdirectory removed afterwards); a real disk, not tmpfs. Default: ./target/cairn-bench
-    /// if ./target exists, ./cairn-bench-data otherwise.
+    /// Directory for the data sets (kept in <dir>/data for later runs) and the files a run
+    /// writes (in a fresh subdirectory removed afterwards); a real disk file system, not
+    /// tmpfs, for meaningful figures. Default: ./target/cairn-bench if ./target exists,
+    /// ./cairn-bench-data otherwise.
     #[arg(long, value_name = "PATH", env = "CAIRN_BENCH_DIR")]
     pub dir: Option<PathBuf>,
-
-    /// 100,000 rows and 16 MiB of WAL for recovery (for smoke tests, not for figures).
-    #[arg(long)]
-    pub quick: bool,
 
     /// Also write every figure as JSON to this file.
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
+}
+
+/// Options of `cairn bench ingest`.
+#[derive(Debug, Args)]
+pub struct IngestBenchArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+
+    /// 100,000 rows and 16 MiB of WAL for recovery (for smoke tests, not for figures).
+    #[arg(long)]
+    pub quick: bool,
 
     /// Internal: run one measurement and print its figures (the benchmark starts itself).
     #[arg(long, hide = true)]
@@ -120,30 +131,12 @@ pub struct IngestBenchArgs {
 /// Options of `cairn bench codec`.
 #[derive(Debug, Args)]
 pub struct CodecBenchArgs {
-    /// Rows per data set (default 10,000,000; 100,000 with --quick).
-    #[arg(long, value_name = "N")]
-    pub rows: Option<usize>,
-
-    /// The DNS CSV to use (header ts,client_ip,qname,qtype,rcode,cached,elapsed_ms; the
-    /// first --rows rows are read). Default: <dir>/data/dns_<N>.csv, generated with
-    /// `python3 shared/bench/gen_dns.py --rows N --formats csv` if missing.
-    #[arg(long, value_name = "PATH", env = "CAIRN_DNS_CSV")]
-    pub dns_csv: Option<PathBuf>,
-
-    /// Directory for the generated data sets (kept in <dir>/data for later runs) and the
-    /// partition files (in a fresh subdirectory removed afterwards); a real disk file
-    /// system, not tmpfs, for meaningful write and cold-scan figures. Default:
-    /// ./target/cairn-bench if ./target exists, ./cairn-bench-data otherwise.
-    #[arg(long, value_name = "PATH", env = "CAIRN_BENCH_DIR")]
-    pub dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: DataArgs,
 
     /// 100,000 rows per data set (a few seconds; for smoke tests, not for figures).
     #[arg(long)]
     pub quick: bool,
-
-    /// Also write every figure as JSON to this file.
-    #[arg(long, value_name = "PATH")]
-    pub json: Option<PathBuf>,
 }
 
 /// Options of `cairn bench wal`.

@@ -1,5 +1,5 @@
-//! Runs `cairn bench wal --quick` and `cairn bench codec --quick` end to end (smoke tests of
-//! the benchmarks, not of the figures).
+//! Runs `cairn bench wal|codec|ingest --quick` end to end (smoke tests of the benchmarks, not
+//! of the figures).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::process::Command;
@@ -65,111 +65,93 @@ fn bench_wal_rejects_a_bad_duration() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("--seconds"));
 }
 
-#[test]
-fn bench_codec_quick_runs_and_prints_sections() {
+/// Runs `cairn bench <what> --quick` into a fresh directory; checks it succeeded, printed
+/// every one of `sections` and wrote JSON figures with goals. Returns the directory, stdout
+/// and the JSON.
+fn run_quick(what: &str, sections: &[&str]) -> (tempfile::TempDir, String, String) {
     let dir = tempfile::Builder::new()
-        .prefix("cairn-bench-codec-smoke-")
+        .prefix(&format!("cairn-bench-{what}-smoke-"))
         .tempdir_in(std::env::temp_dir())
         .unwrap();
     let json = dir.path().join("figures.json");
     let output = Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .args(["bench", "codec", "--quick", "--dir"])
+        .args(["bench", what, "--quick", "--dir"])
         .arg(dir.path())
         .arg("--json")
         .arg(&json)
         .env_remove("CAIRN_DNS_CSV")
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
-        "cairn bench codec failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        "cairn bench {what} failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}",
         output.status
     );
-    for section in [
-        "1a. columns of dns",
-        "1b. columns of cpu",
-        "2. partition file",
-        "touched only qtype's pages and the footer",
-        "\ngoals\n",
-    ] {
+    for section in sections {
         assert!(
             stdout.contains(section),
             "missing section {section:?}:\n{stdout}"
         );
     }
-    assert!(stdout.contains("PASS") || stdout.contains("MISS"));
     let figures = std::fs::read_to_string(&json).unwrap();
     assert!(figures.trim_start().starts_with('{') && figures.contains("\"goals\""));
-    // The partition files' subdirectory is removed; the data sets stay for later runs.
-    let mut left: Vec<_> = std::fs::read_dir(dir.path())
+    (dir, stdout, figures)
+}
+
+/// The scratch subdirectory is removed; only the figures (and the data sets in `data`, kept
+/// when gen_dns.py was found beside the repository; a checkout without `../shared`
+/// generates DNS-like rows in Rust and keeps nothing) remain.
+fn assert_only_figures_left(dir: &std::path::Path) {
+    let mut left: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     left.sort();
-    // `data` exists when gen_dns.py was found beside the repository (a checkout without
-    // `../shared` generates DNS-like rows in Rust and keeps nothing).
     left.retain(|n| n != "data");
     assert_eq!(left, ["figures.json"]);
 }
 
 #[test]
-fn bench_ingest_quick_runs_and_prints_sections() {
-    let dir = tempfile::Builder::new()
-        .prefix("cairn-bench-ingest-smoke-")
-        .tempdir_in(std::env::temp_dir())
-        .unwrap();
-    let json = dir.path().join("figures.json");
-    let output = Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .args(["bench", "ingest", "--quick", "--dir"])
-        .arg(dir.path())
-        .arg("--json")
-        .arg(&json)
-        .env_remove("CAIRN_DNS_CSV")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "cairn bench ingest failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}",
-        output.status
+fn bench_codec_quick_runs_and_prints_sections() {
+    let (dir, stdout, _) = run_quick(
+        "codec",
+        &[
+            "1a. columns of dns",
+            "1b. columns of cpu",
+            "2. partition file",
+            "touched only qtype's pages and the footer",
+            "\ngoals\n",
+        ],
     );
-    for section in [
-        "1-2. ingest",
-        "line protocol, 1 thread",
-        "Arrow, pre-parsed batches, 2 writer(s)",
-        "Arrow, CSV parsed on the fly, 1 writer(s)",
-        "data directory without the WAL",
-        "3. scans",
-        "one column (qtype)",
-        "4. recovery",
-        "64 MiB budget (default), cold cache",
-        "\ngoals\n",
-    ] {
-        assert!(
-            stdout.contains(section),
-            "missing section {section:?}:\n{stdout}"
-        );
-    }
+    assert!(stdout.contains("PASS") || stdout.contains("MISS"));
+    assert_only_figures_left(dir.path());
+}
+
+#[test]
+fn bench_ingest_quick_runs_and_prints_sections() {
+    let (dir, _, figures) = run_quick(
+        "ingest",
+        &[
+            "1-2. ingest",
+            "line protocol, 1 thread",
+            "Arrow, pre-parsed batches, 2 writer(s)",
+            "Arrow, CSV parsed on the fly, 1 writer(s)",
+            "data directory without the WAL",
+            "3. scans",
+            "one column (qtype)",
+            "4. recovery",
+            "64 MiB budget (default), cold cache",
+            "\ngoals\n",
+        ],
+    );
     // Every ingest phase ran in its child and reported its 100,000 rows (the top level, line
     // protocol, CSV alone and four Arrow cases); both scans returned every row.
-    let figures = std::fs::read_to_string(&json).unwrap();
-    assert!(figures.trim_start().starts_with('{') && figures.contains("\"goals\""));
     assert!(
         figures.matches("\"rows\": 100000").count() >= 7,
         "phases without their rows:\n{figures}"
     );
     assert!(figures.contains("\"full_rows\": 100000") && figures.contains("\"one_rows\": 100000"));
-    // The databases are removed; the data sets stay for later runs.
-    let mut left: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    left.sort();
-    // `data` exists when gen_dns.py was found beside the repository (a checkout without
-    // `../shared` generates DNS-like rows in Rust and keeps nothing).
-    left.retain(|n| n != "data");
-    assert_eq!(left, ["figures.json"]);
+    assert_only_figures_left(dir.path());
 }

@@ -33,6 +33,7 @@ pub struct Plan {
 impl Plan {
     fn new(args: &CodecBenchArgs, dir: &Path) -> Result<Plan> {
         let rows = args
+            .data
             .rows
             .unwrap_or(if args.quick { QUICK_ROWS } else { DEFAULT_ROWS });
         if rows == 0 || rows > MAX_ROWS {
@@ -41,7 +42,7 @@ impl Plan {
             )));
         }
         let data_dir = dir.join("data");
-        let dns = match &args.dns_csv {
+        let dns = match &args.data.dns_csv {
             Some(path) => DnsSource::Csv(path.clone()),
             None => DnsSource::Cached {
                 data_dir: data_dir.clone(),
@@ -70,7 +71,7 @@ pub struct Results {
 /// Runs the benchmark and prints the report (and writes JSON if asked).
 pub fn run(args: &CodecBenchArgs) -> Result<()> {
     let started = Instant::now();
-    let dir = args.dir.clone().unwrap_or_else(default_dir);
+    let dir = args.data.dir.clone().unwrap_or_else(default_dir);
     let plan = Plan::new(args, &dir)?;
     progress("loading the DNS rows");
     let dns = codec_dns::load(&plan.dns, plan.rows)?;
@@ -106,7 +107,7 @@ pub fn run(args: &CodecBenchArgs) -> Result<()> {
     report::finish(
         results.elapsed,
         results.plan.quick,
-        args.json.as_deref(),
+        args.data.json.as_deref(),
         || codec_report::to_json(&results, &goals).render(),
     )
 }

@@ -247,15 +247,9 @@ fn slowest(r: &Results, value_type: &str) -> (f64, String) {
 pub fn goals(r: &Results) -> Vec<Goal> {
     let mut out = Vec::new();
     let mut goal = |key, name, target, value: f64, threshold: f64, pass: bool, measured| {
-        out.push(Goal {
-            key,
-            name,
-            measured,
-            target,
-            value,
-            threshold,
-            pass: value.is_finite() && pass,
-        });
+        out.push(Goal::new(
+            key, name, target, value, threshold, pass, measured,
+        ));
     };
     let (int, int_col) = slowest(r, "timestamp");
     goal(

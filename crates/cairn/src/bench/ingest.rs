@@ -94,6 +94,7 @@ pub fn run(args: &IngestBenchArgs) -> Result<()> {
     }
     let started = Instant::now();
     let rows = args
+        .data
         .rows
         .unwrap_or(if args.quick { QUICK_ROWS } else { DEFAULT_ROWS });
     if rows == 0 || rows > MAX_ROWS {
@@ -101,8 +102,12 @@ pub fn run(args: &IngestBenchArgs) -> Result<()> {
             "--rows must be between 1 and {MAX_ROWS}, not {rows}"
         )));
     }
-    let dir = args.dir.clone().unwrap_or_else(super::codec::default_dir);
-    let source = match &args.dns_csv {
+    let dir = args
+        .data
+        .dir
+        .clone()
+        .unwrap_or_else(super::codec::default_dir);
+    let source = match &args.data.dns_csv {
         Some(path) => DnsSource::Csv(path.clone()),
         None => DnsSource::Cached {
             data_dir: dir.join("data"),
@@ -128,7 +133,7 @@ pub fn run(args: &IngestBenchArgs) -> Result<()> {
     r.elapsed = started.elapsed();
     let goals = ingest_report::goals(&r);
     super::wal_goals::print_goals(&goals);
-    report::finish(r.elapsed, r.quick, args.json.as_deref(), || {
+    report::finish(r.elapsed, r.quick, args.data.json.as_deref(), || {
         ingest_report::to_json(&r, &goals).render()
     })
 }

@@ -44,7 +44,7 @@ pub fn run(args: &IngestBenchArgs, phase: &str) -> Result<()> {
             .as_deref()
             .ok_or_else(|| CliError::Invalid(format!("--phase {phase} needs --input")))
     };
-    let rows = args.rows.unwrap_or(usize::MAX);
+    let rows = args.data.rows.unwrap_or(usize::MAX);
     let cpu = process_cpu_time();
     let started = Instant::now();
     match phase {

@@ -224,15 +224,9 @@ fn recovery_default(r: &Results) -> Option<&Figures> {
 pub fn goals(r: &Results) -> Vec<Goal> {
     let mut out = Vec::new();
     let mut goal = |key, name, target, value: f64, threshold: f64, pass: bool, measured| {
-        out.push(Goal {
-            key,
-            name,
-            measured,
-            target,
-            value,
-            threshold,
-            pass: value.is_finite() && pass,
-        });
+        out.push(Goal::new(
+            key, name, target, value, threshold, pass, measured,
+        ));
     };
     let lp = r.lp.ingest_rate();
     goal(

@@ -127,6 +127,29 @@ pub struct Goal {
     pub pass: bool,
 }
 
+impl Goal {
+    /// A goal; it passes only when `value` is finite and `pass` holds.
+    pub fn new(
+        key: &'static str,
+        name: &'static str,
+        target: &'static str,
+        value: f64,
+        threshold: f64,
+        pass: bool,
+        measured: String,
+    ) -> Goal {
+        Goal {
+            key,
+            name,
+            measured,
+            target,
+            value,
+            threshold,
+            pass: value.is_finite() && pass,
+        }
+    }
+}
+
 pub fn goals(r: &Results) -> Vec<Goal> {
     let mut out = Vec::new();
     let mut goal = |key,
@@ -136,21 +159,14 @@ pub fn goals(r: &Results) -> Vec<Goal> {
                     threshold: f64,
                     higher_is_better: bool,
                     measured: String| {
-        let pass = value.is_finite()
-            && if higher_is_better {
-                value >= threshold
-            } else {
-                value < threshold
-            };
-        out.push(Goal {
-            key,
-            name,
-            measured,
-            target,
-            value,
-            threshold,
-            pass,
-        });
+        let pass = if higher_is_better {
+            value >= threshold
+        } else {
+            value < threshold
+        };
+        out.push(Goal::new(
+            key, name, target, value, threshold, pass, measured,
+        ));
     };
     let (one, many) = (
         find_durable(&r.durable, 1, 100),
