@@ -37,7 +37,7 @@ pub use ingest_lp::{LineErrorPolicy, WriteLinesReport};
 pub use lp::{LineError, Precision};
 pub use options::DbOptions;
 pub use predicate::{CmpOp, Predicate, Scalar};
-pub use scan::{Scan, ScanRequest, ScanResult, ScanStats, TimeRange};
+pub use scan::{ColumnSummary, Scan, ScanRequest, ScanResult, ScanStats, ScanSummary, TimeRange};
 
 pub use cairn_storage::{ColumnRole, ColumnSpec, ColumnType};
 

@@ -20,6 +20,9 @@ use crate::db::Db;
 use crate::error::{EngineError, Result};
 use crate::predicate::{Bound, Predicate, and_all, bind, evaluate, may_match};
 
+mod summary;
+pub use summary::{ColumnSummary, ScanSummary};
+
 /// Inclusive bounds on the TIME_KEY (nanoseconds); `None` is unbounded.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TimeRange {
@@ -88,21 +91,53 @@ impl Db {
     /// A lazy scan: batches are read as the iterator is advanced. It holds the version it
     /// started with, so files compacted away meanwhile stay readable until it is dropped.
     pub fn scan_iter(&self, collection: &str, req: &ScanRequest) -> Result<Scan> {
+        let mut parts = self.scan_split(collection, req, 1)?;
+        parts
+            .pop()
+            .ok_or_else(|| EngineError::InvalidWrite("empty scan split".into()))
+    }
+
+    /// One snapshot of `collection` split into `parts` (≥ 1) disjoint lazy scans that
+    /// together return exactly what [`Db::scan_iter`] would: memtable chunks and files are
+    /// dealt round-robin, so the parts can be read on separate threads. Each part applies
+    /// `req.limit` on its own.
+    pub fn scan_split(
+        &self,
+        collection: &str,
+        req: &ScanRequest,
+        parts: usize,
+    ) -> Result<Vec<Scan>> {
+        let parts = parts.max(1);
         let c = self.inner.find(collection)?;
         let st = c.lock();
         let def = st.def.clone();
         let (lo, hi) = req.time.bounds();
         let overlaps = |min: i64, max: i64| max >= lo && min <= hi;
-        let mut chunks = VecDeque::new();
-        for m in st.mem.values().filter(|m| overlaps(m.min_ts, m.max_ts)) {
-            chunks.extend(m.chunks.iter().cloned());
-        }
-        for f in st.frozen.iter().filter(|f| overlaps(f.min_ts, f.max_ts)) {
-            chunks.extend(f.chunks.iter().cloned());
+        let mut chunks: Vec<VecDeque<RecordBatch>> = vec![VecDeque::new(); parts];
+        let live = st.mem.values().filter(|m| overlaps(m.min_ts, m.max_ts));
+        let frozen = st.frozen.iter().filter(|f| overlaps(f.min_ts, f.max_ts));
+        let all = live
+            .flat_map(|m| m.chunks.iter())
+            .chain(frozen.flat_map(|f| f.chunks.iter()));
+        for (i, chunk) in all.enumerate() {
+            chunks[i % parts].push_back(chunk.clone());
         }
         let version = st.version.clone();
         drop(st);
-        Scan::new(def, version, chunks, req)
+        let files: Vec<Arc<PartFile>> = version
+            .files
+            .iter()
+            .filter(|f| overlaps(f.meta.min_ts, f.meta.max_ts))
+            .cloned()
+            .collect();
+        chunks
+            .into_iter()
+            .enumerate()
+            .map(|(k, chunks)| {
+                let mine = files.iter().skip(k).step_by(parts).cloned().collect();
+                Scan::new(def.clone(), version.clone(), chunks, mine, k == 0, req)
+            })
+            .collect()
     }
 }
 
@@ -136,10 +171,14 @@ impl std::fmt::Debug for Scan {
 }
 
 impl Scan {
+    /// `counts_total`: this part reports the snapshot's total file count (one part of a
+    /// split does, so the parts' stats add up).
     fn new(
         def: Arc<CollectionDef>,
         version: Arc<Version>,
         chunks: VecDeque<RecordBatch>,
+        files: VecDeque<Arc<PartFile>>,
+        counts_total: bool,
         req: &ScanRequest,
     ) -> Result<Scan> {
         let full = def.schema.columns.clone();
@@ -163,14 +202,8 @@ impl Scan {
         needed.sort_unstable();
         needed.dedup();
         let time = req.time.bounds();
-        let files: VecDeque<_> = version
-            .files
-            .iter()
-            .filter(|f| f.meta.max_ts >= time.0 && f.meta.min_ts <= time.1)
-            .cloned()
-            .collect();
         let stats = ScanStats {
-            files_total: version.files.len(),
+            files_total: if counts_total { version.files.len() } else { 0 },
             memtable_chunks: chunks.len(),
             ..ScanStats::default()
         };
@@ -263,10 +296,34 @@ impl Scan {
     /// Reads the surviving pages of one file into `ready`.
     fn next_file(&mut self, file: Arc<PartFile>) -> Result<()> {
         let reader = file.reader()?;
+        let (map, pages, pages_total) = self.prune(&reader)?;
+        self.stats.pages_total += pages_total;
+        if pages.is_empty() {
+            return Ok(());
+        }
+        self.stats.files_scanned += 1;
+        self.stats.pages_scanned += pages.len();
+        let dicts = self.dictionaries(&reader, &map)?;
+        for run in runs(&pages) {
+            let per_column = self.read_run(&reader, &map, &dicts, run.clone())?;
+            for (k, _) in run.enumerate() {
+                let arrays: Vec<ArrayRef> = per_column.iter().map(|c| c[k].clone()).collect();
+                let batch = RecordBatch::try_new(self.needed_schema.clone(), arrays)
+                    .map_err(|e| EngineError::InvalidWrite(e.to_string()))?;
+                if let Some(b) = self.finish(batch)? {
+                    self.ready.push_back(b);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The file column of each needed column (absent: added after the file), the pages that
+    /// may hold matching rows (by time range, footer and page statistics) and the file's
+    /// page count.
+    fn prune(&self, reader: &PartitionReader) -> Result<(Vec<Option<usize>>, Vec<usize>, usize)> {
         let footer = reader.footer();
         let pages_total = footer.page_count();
-        self.stats.pages_total += pages_total;
-        // Map each needed column to the file's column (absent: added after the file).
         let map: Vec<Option<usize>> = self
             .needed
             .iter()
@@ -298,7 +355,7 @@ impl Scan {
                 ),
             };
             if !matches {
-                return Ok(());
+                return Ok((map, Vec::new(), pages_total));
             }
         }
         let mut pages: Vec<usize> = if self.time == (i64::MIN, i64::MAX) {
@@ -320,24 +377,26 @@ impl Scan {
                 None => true,
             })
         });
-        if pages.is_empty() {
-            return Ok(());
-        }
-        self.stats.files_scanned += 1;
-        self.stats.pages_scanned += pages.len();
-        let dicts = self.dictionaries(&reader, &map)?;
-        for run in runs(&pages) {
-            let per_column = self.read_run(&reader, &map, &dicts, run.clone())?;
-            for (k, _) in run.enumerate() {
-                let arrays: Vec<ArrayRef> = per_column.iter().map(|c| c[k].clone()).collect();
-                let batch = RecordBatch::try_new(self.needed_schema.clone(), arrays)
-                    .map_err(|e| EngineError::InvalidWrite(e.to_string()))?;
-                if let Some(b) = self.finish(batch)? {
-                    self.ready.push_back(b);
-                }
+        Ok((map, pages, pages_total))
+    }
+
+    /// What this scan will touch, from footers and statistics only (no page is read): for
+    /// `EXPLAIN`. The scan itself is not advanced.
+    pub fn estimate(&self) -> Result<ScanStats> {
+        let mut probe = ScanStats {
+            files_total: self.stats.files_total,
+            memtable_chunks: self.chunks.len(),
+            ..ScanStats::default()
+        };
+        for file in &self.files {
+            let (_, pages, pages_total) = self.prune(&*file.reader()?)?;
+            probe.pages_total += pages_total;
+            if !pages.is_empty() {
+                probe.files_scanned += 1;
+                probe.pages_scanned += pages.len();
             }
         }
-        Ok(())
+        Ok(probe)
     }
 
     fn dictionaries(

@@ -1,0 +1,292 @@
+//! A SQL session over a [`Db`]: DataFusion with cairn's catalog, `time_bucket`, cairn's own
+//! statements, typed `$n` parameters, and a current database (`USE`).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use cairn_engine::Db;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::config::Dialect;
+use datafusion::common::{ParamValues, ScalarValue};
+use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::logical_expr::{DdlStatement, LogicalPlan, WriteOp};
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
+
+use crate::catalog::{CATALOG, CairnCatalog};
+use crate::command;
+use crate::error::{QueryError, Result, unsupported};
+use crate::output::QueryOutput;
+use crate::statement::parse_command;
+use crate::time_bucket::TimeBucket;
+
+pub struct Session {
+    db: Arc<Db>,
+    ctx: SessionContext,
+    database: Mutex<String>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("database", &self.database())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// A session in the default database, running queries on up to `available_parallelism`
+    /// threads.
+    pub fn new(db: Arc<Db>) -> Session {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let database = command::default_database();
+        let mut config = SessionConfig::new()
+            .with_information_schema(true)
+            .with_create_default_catalog_and_schema(false)
+            .with_default_catalog_and_schema(CATALOG, &database)
+            .with_target_partitions(threads);
+        config.options_mut().sql_parser.dialect = Dialect::PostgreSQL;
+        let ctx = SessionContext::new_with_config(config);
+        ctx.register_catalog(CATALOG, Arc::new(CairnCatalog::new(db.clone())));
+        ctx.register_udf(TimeBucket::udf());
+        Session {
+            db,
+            ctx,
+            database: Mutex::new(database),
+        }
+    }
+
+    pub fn db(&self) -> &Arc<Db> {
+        &self.db
+    }
+
+    /// The DataFusion context (for registering functions or inspecting plans).
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// The current database: unqualified collection names resolve in it.
+    pub fn database(&self) -> String {
+        self.database
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn set_database(&self, name: String) {
+        let state = self.ctx.state_ref();
+        let mut state = state.write();
+        state.config_mut().options_mut().catalog.default_schema = name.clone();
+        *self.database.lock().unwrap_or_else(|e| e.into_inner()) = name;
+    }
+
+    /// Runs every statement in `text` in order and returns the last one's output; `params`
+    /// bind `$1`, `$2`, ... (only with a single statement).
+    pub async fn sql(&self, text: &str, params: &[ScalarValue]) -> Result<QueryOutput> {
+        let statements = split_statements(text)?;
+        if statements.len() > 1 && !params.is_empty() {
+            return Err(QueryError::Parameter(
+                "parameters bind to a single statement; send the statements one by one".into(),
+            ));
+        }
+        let mut last = None;
+        for s in &statements {
+            last = Some(self.statement(s, params).await?);
+        }
+        last.ok_or_else(|| QueryError::Syntax("empty query".into()))
+    }
+
+    /// Runs one statement.
+    pub async fn statement(&self, text: &str, params: &[ScalarValue]) -> Result<QueryOutput> {
+        if let Some(cmd) = parse_command(text)? {
+            if !params.is_empty() {
+                return Err(QueryError::Parameter(
+                    "parameters are accepted by queries and INSERT, not by DDL".into(),
+                ));
+            }
+            let db = self.db.clone();
+            let current = self.database();
+            let (out, new_db) =
+                tokio::task::spawn_blocking(move || command::run(&db, &current, cmd))
+                    .await
+                    .map_err(|e| QueryError::Invalid(format!("statement failed: {e}")))??;
+            if let Some(name) = new_db {
+                self.set_database(name);
+            }
+            return Ok(out);
+        }
+        let options = SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(true)
+            .with_allow_statements(true);
+        let df = self
+            .ctx
+            .sql_with_options(text, options)
+            .await
+            .map_err(refine)?;
+        let tag = tag_of(df.logical_plan())?;
+        let df = bind(df, params)?;
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        let batches = df.collect().await.map_err(refine)?;
+        if tag == "INSERT" {
+            let n = batches
+                .first()
+                .and_then(|b| {
+                    b.column(0)
+                        .as_any()
+                        .downcast_ref::<datafusion::arrow::array::UInt64Array>()
+                })
+                .map_or(0, |a| a.value(0));
+            return Ok(QueryOutput::command("INSERT", Some(n)));
+        }
+        Ok(QueryOutput::rows(&tag, schema, batches))
+    }
+
+    /// The types the statement's parameters take (`$1` first), as far as DataFusion infers
+    /// them from context; `None` where it cannot.
+    pub async fn parameter_types(&self, text: &str) -> Result<Vec<Option<DataType>>> {
+        if parse_command(text)?.is_some() {
+            return Ok(Vec::new());
+        }
+        let plan = self
+            .ctx
+            .state()
+            .create_logical_plan(text)
+            .await
+            .map_err(refine)?;
+        Ok(ordered_params(&plan.get_parameter_types()?)?
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect())
+    }
+}
+
+/// `$1..$n` in order; a gap is an error.
+fn ordered_params(
+    types: &HashMap<String, Option<DataType>>,
+) -> Result<Vec<(usize, Option<DataType>)>> {
+    let mut out: Vec<(usize, Option<DataType>)> = types
+        .iter()
+        .map(|(id, t)| {
+            id.strip_prefix('$')
+                .and_then(|n| n.parse::<usize>().ok())
+                .filter(|&n| n >= 1)
+                .map(|n| (n, t.clone()))
+                .ok_or_else(|| {
+                    QueryError::Parameter(format!("bad parameter {id}: write $1, $2, ..."))
+                })
+        })
+        .collect::<Result<_>>()?;
+    out.sort_by_key(|(n, _)| *n);
+    for (i, (n, _)) in out.iter().enumerate() {
+        if *n != i + 1 {
+            return Err(QueryError::Parameter(format!(
+                "parameter ${} is used but ${} is not",
+                n,
+                i + 1
+            )));
+        }
+    }
+    Ok(out)
+}
+
+/// Binds `params` to the plan's placeholders, cast to the types the plan infers.
+fn bind(
+    df: datafusion::dataframe::DataFrame,
+    params: &[ScalarValue],
+) -> Result<datafusion::dataframe::DataFrame> {
+    let wanted = ordered_params(&df.logical_plan().get_parameter_types()?)?;
+    if wanted.len() != params.len() {
+        return Err(QueryError::Parameter(format!(
+            "the statement has {} parameter(s), {} given",
+            wanted.len(),
+            params.len()
+        )));
+    }
+    if params.is_empty() {
+        return Ok(df);
+    }
+    let values = wanted
+        .iter()
+        .zip(params)
+        .map(|((n, t), v)| match t {
+            Some(t) if &v.data_type() != t => v.cast_to(t).map_err(|e| {
+                QueryError::Parameter(format!(
+                    "${n}: cannot use {v} ({}) as {t}: {e}",
+                    v.data_type()
+                ))
+            }),
+            _ => Ok(v.clone()),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(df.with_param_values(ParamValues::List(
+        values.into_iter().map(Into::into).collect(),
+    ))?)
+}
+
+/// The statement kind of a planned statement; DDL DataFusion would run itself is refused.
+fn tag_of(plan: &LogicalPlan) -> Result<String> {
+    Ok(match plan {
+        LogicalPlan::Dml(d) => match d.op {
+            WriteOp::Insert(_) => "INSERT".into(),
+            ref op => return Err(unsupported(format!("{op}: collections are append-only"))),
+        },
+        LogicalPlan::Explain(_) | LogicalPlan::Analyze(_) => "EXPLAIN".into(),
+        LogicalPlan::Ddl(d) => return Err(ddl_refusal(d)),
+        LogicalPlan::Statement(s) => s.name().to_ascii_uppercase(),
+        LogicalPlan::Copy(_) => return Err(unsupported("COPY ... TO")),
+        _ => "SELECT".into(),
+    })
+}
+
+fn ddl_refusal(d: &DdlStatement) -> QueryError {
+    unsupported(format!(
+        "{}: cairn's DDL is CREATE TIMESERIES / COLLECTION / DATABASE, DROP and ALTER ... ADD COLUMN",
+        d.name()
+    ))
+}
+
+/// DataFusion's refusal of DDL under our SQL options, in our words.
+fn refine(e: datafusion::error::DataFusionError) -> QueryError {
+    let msg = e.to_string();
+    if let Some(rest) = msg.split("DDL not supported: ").nth(1) {
+        return unsupported(format!(
+            "{}: cairn's DDL is CREATE TIMESERIES / COLLECTION / DATABASE, DROP and ALTER ... ADD COLUMN",
+            rest.trim()
+        ));
+    }
+    e.into()
+}
+
+/// The statements of `text`, split at top-level semicolons (strings and comments respected);
+/// empty statements are dropped.
+pub fn split_statements(text: &str) -> Result<Vec<String>> {
+    let dialect = PostgreSqlDialect {};
+    let tokens = Tokenizer::new(&dialect, text)
+        .tokenize()
+        .map_err(|e| QueryError::Syntax(e.to_string()))?;
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut meaningful = false;
+    for t in tokens {
+        match &t {
+            Token::SemiColon => {
+                if meaningful {
+                    out.push(std::mem::take(&mut current));
+                }
+                current.clear();
+                meaningful = false;
+                continue;
+            }
+            Token::Whitespace(Whitespace::SingleLineComment { .. })
+            | Token::Whitespace(Whitespace::MultiLineComment(_)) => {}
+            Token::Whitespace(_) => {}
+            _ => meaningful = true,
+        }
+        current.push_str(&t.to_string());
+    }
+    if meaningful {
+        out.push(current);
+    }
+    Ok(out)
+}
