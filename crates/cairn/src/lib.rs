@@ -6,10 +6,10 @@
 //! package is the command-line tool.
 //!
 //! A [`Db`] is a data directory (one process at a time holds it). Writes are Arrow
-//! `RecordBatch`es or InfluxDB line protocol, each atomic and durable when the call returns
-//! (unless [`DbOptions::durable_writes`] is off); scans return `RecordBatch`es. A `Db` is
-//! `Send + Sync`: share `&Db` or `Arc<Db>` between threads. `examples/embedded.rs` is a
-//! complete program.
+//! `RecordBatch`es, InfluxDB line protocol or SQL `INSERT`, each atomic and durable when the
+//! call returns (unless [`DbOptions::durable_writes`] is off); scans and [`Db::sql`] queries
+//! return `RecordBatch`es. A `Db` is `Send + Sync`: share `&Db` or `Arc<Db>` between threads.
+//! `examples/embedded.rs` is a complete program.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -56,6 +56,13 @@
 //! for batch in db.scan("cpu", &req)?.batches {
 //!     println!("{} rows", batch.num_rows());
 //! }
+//!
+//! // SQL, with typed parameters.
+//! let out = db.sql(
+//!     "SELECT host, avg(usage) FROM cpu WHERE ts >= $1 GROUP BY host",
+//!     &[cairn::ScalarValue::TimestampNanosecond(Some(1_500), Some("UTC".into()))],
+//! )?;
+//! println!("{} rows", out.num_rows());
 //! db.close()?; // flushes memtables to files; dropping without close loses nothing either
 //! # Ok(())
 //! # }
@@ -64,3 +71,13 @@
 pub use arrow_array;
 pub use arrow_schema;
 pub use cairn_engine::*;
+pub use cairn_query::{QueryError, QueryOutput, ScalarValue, Session};
+
+#[allow(clippy::result_large_err)]
+mod embedded;
+
+/// The embedded database with SQL: the engine's API (through `Deref`) plus [`Db::sql`].
+pub use embedded::Db;
+
+/// The engine's database handle without SQL (no query threads).
+pub type EngineDb = cairn_engine::Db;
