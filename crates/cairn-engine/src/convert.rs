@@ -118,7 +118,7 @@ impl InputBuffers {
     }
 }
 
-fn nulls(validity: Option<Bitmap>) -> Option<NullBuffer> {
+pub fn nulls(validity: Option<Bitmap>) -> Option<NullBuffer> {
     validity.map(|v| {
         let len = v.len();
         NullBuffer::new(BooleanBuffer::new(Buffer::from_vec(v.into_bytes()), 0, len))

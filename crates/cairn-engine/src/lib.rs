@@ -37,7 +37,10 @@ pub use ingest_lp::{LineErrorPolicy, WriteLinesReport};
 pub use lp::{LineError, Precision};
 pub use options::DbOptions;
 pub use predicate::{CmpOp, Predicate, Scalar};
-pub use scan::{ColumnSummary, Scan, ScanRequest, ScanResult, ScanStats, ScanSummary, TimeRange};
+pub use scan::{
+    AggregateFn, AggregateRequest, AggregateResult, ColumnSummary, GroupKey, MAX_GROUP_KEYS, Scan,
+    ScanRequest, ScanResult, ScanStats, ScanSummary, TimeRange,
+};
 
 pub use cairn_storage::{ColumnRole, ColumnSpec, ColumnType};
 

@@ -11,7 +11,7 @@ use arrow_array::{
     ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions, StringArray, new_null_array,
 };
 use arrow_schema::SchemaRef;
-use cairn_storage::{ColumnSpec, PartitionReader};
+use cairn_storage::{ColumnData, ColumnSpec, PartitionReader};
 
 use crate::catalog::CollectionDef;
 use crate::collection::{PartFile, Version};
@@ -20,7 +20,11 @@ use crate::db::Db;
 use crate::error::{EngineError, Result};
 use crate::predicate::{Bound, Predicate, and_all, bind, evaluate, may_match};
 
+mod accumulate;
+mod aggregate;
+mod groups;
 mod summary;
+pub use aggregate::{AggregateFn, AggregateRequest, AggregateResult, GroupKey, MAX_GROUP_KEYS};
 pub use summary::{ColumnSummary, ScanSummary};
 
 /// Inclusive bounds on the TIME_KEY (nanoseconds); `None` is unbounded.
@@ -160,6 +164,9 @@ pub struct Scan {
     ready: VecDeque<RecordBatch>,
     limit: Option<usize>,
     stats: ScanStats,
+    /// Dictionary-encoded file columns come out as `Dictionary(UInt32, Utf8)` arrays sharing
+    /// the file's dictionary instead of gathered strings (batch schemas then vary by source).
+    dictionary_output: bool,
 }
 
 impl std::fmt::Debug for Scan {
@@ -224,6 +231,7 @@ impl Scan {
             ready: VecDeque::new(),
             limit: req.limit,
             stats,
+            dictionary_output: false,
         })
     }
 
@@ -273,8 +281,13 @@ impl Scan {
             .iter()
             .filter_map(|&p| pos(p).map(|i| batch.column(i).clone()))
             .collect();
+        let schema = if self.dictionary_output {
+            schema_of(&self.out_schema, &columns)
+        } else {
+            self.out_schema.clone()
+        };
         RecordBatch::try_new_with_options(
-            self.out_schema.clone(),
+            schema,
             columns,
             &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
         )
@@ -308,7 +321,12 @@ impl Scan {
             let per_column = self.read_run(&reader, &map, &dicts, run.clone())?;
             for (k, _) in run.enumerate() {
                 let arrays: Vec<ArrayRef> = per_column.iter().map(|c| c[k].clone()).collect();
-                let batch = RecordBatch::try_new(self.needed_schema.clone(), arrays)
+                let schema = if self.dictionary_output {
+                    schema_of(&self.needed_schema, &arrays)
+                } else {
+                    self.needed_schema.clone()
+                };
+                let batch = RecordBatch::try_new(schema, arrays)
                     .map_err(|e| EngineError::InvalidWrite(e.to_string()))?;
                 if let Some(b) = self.finish(batch)? {
                     self.ready.push_back(b);
@@ -403,11 +421,11 @@ impl Scan {
         &self,
         reader: &PartitionReader,
         map: &[Option<usize>],
-    ) -> Result<Vec<Option<StringArray>>> {
+    ) -> Result<Vec<Option<ArrayRef>>> {
         map.iter()
             .map(|fc| match fc {
                 Some(fc) => match reader.dictionary(*fc)? {
-                    Some(d) => Ok(Some(dictionary_array(&d)?)),
+                    Some(d) => Ok(Some(Arc::new(dictionary_array(&d)?) as ArrayRef)),
                     None => Ok(None),
                 },
                 None => Ok(None),
@@ -420,7 +438,7 @@ impl Scan {
         &self,
         reader: &PartitionReader,
         map: &[Option<usize>],
-        dicts: &[Option<StringArray>],
+        dicts: &[Option<ArrayRef>],
         run: std::ops::Range<usize>,
     ) -> Result<Vec<Vec<ArrayRef>>> {
         let footer = reader.footer();
@@ -435,7 +453,12 @@ impl Scan {
                     Some(fc) => reader
                         .read_pages(*fc, run.clone())?
                         .into_iter()
-                        .map(|col| column_to_array(col, t, dict.as_ref()))
+                        .map(|col| match (&col.data, dict) {
+                            (ColumnData::Dict { .. }, Some(values)) if self.dictionary_output => {
+                                dictionary_codes(col, values)
+                            }
+                            _ => column_to_array(col, t, dict.as_deref().map(as_strings)),
+                        })
                         .collect(),
                     None => Ok(run
                         .clone()
@@ -479,6 +502,48 @@ impl Iterator for Scan {
             }
         }
     }
+}
+
+/// `base` with each field's type taken from its array (dictionary output).
+fn schema_of(base: &SchemaRef, arrays: &[ArrayRef]) -> SchemaRef {
+    if base
+        .fields()
+        .iter()
+        .zip(arrays)
+        .all(|(f, a)| f.data_type() == a.data_type())
+    {
+        return base.clone();
+    }
+    Arc::new(arrow_schema::Schema::new(
+        base.fields()
+            .iter()
+            .zip(arrays)
+            .map(|(f, a)| {
+                arrow_schema::Field::new(f.name(), a.data_type().clone(), f.is_nullable())
+            })
+            .collect::<Vec<_>>(),
+    ))
+}
+
+fn as_strings(a: &dyn arrow_array::Array) -> &StringArray {
+    a.as_string::<i32>()
+}
+
+/// A dictionary page as `Dictionary(UInt32, Utf8)` over the file's dictionary `values`.
+fn dictionary_codes(col: cairn_storage::Column, values: &ArrayRef) -> Result<ArrayRef> {
+    let cairn_storage::Column { data, validity } = col;
+    let ColumnData::Dict { codes, .. } = data else {
+        return Err(EngineError::InvalidWrite(
+            "expected dictionary codes".into(),
+        ));
+    };
+    let keys = arrow_array::UInt32Array::new(codes.into(), crate::convert::nulls(validity));
+    let dict = arrow_array::DictionaryArray::<arrow_array::types::UInt32Type>::try_new(
+        keys,
+        values.clone(),
+    )
+    .map_err(|e| EngineError::InvalidWrite(format!("dictionary page: {e}")))?;
+    Ok(Arc::new(dict))
 }
 
 /// Consecutive runs of sorted page numbers.

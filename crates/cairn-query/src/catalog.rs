@@ -18,11 +18,13 @@ pub const CATALOG: &str = "cairn";
 #[derive(Debug)]
 pub struct CairnCatalog {
     db: Arc<Db>,
+    /// Scans report exact statistics (COUNT / MIN / MAX answered from them).
+    statistics: bool,
 }
 
 impl CairnCatalog {
-    pub fn new(db: Arc<Db>) -> Self {
-        Self { db }
+    pub fn new(db: Arc<Db>, statistics: bool) -> Self {
+        Self { db, statistics }
     }
 }
 
@@ -36,6 +38,7 @@ impl CatalogProvider for CairnCatalog {
             Arc::new(DatabaseSchema {
                 db: self.db.clone(),
                 database: name.to_owned(),
+                statistics: self.statistics,
             }) as Arc<dyn SchemaProvider>
         })
     }
@@ -45,6 +48,7 @@ impl CatalogProvider for CairnCatalog {
 pub struct DatabaseSchema {
     db: Arc<Db>,
     database: String,
+    statistics: bool,
 }
 
 #[async_trait]
@@ -62,6 +66,7 @@ impl SchemaProvider for DatabaseSchema {
                 self.db.clone(),
                 &self.database,
                 def,
+                self.statistics,
             )))),
             Err(EngineError::NoSuchCollection(_) | EngineError::InvalidIdentifier { .. }) => {
                 Ok(None)

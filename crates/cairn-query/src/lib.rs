@@ -7,6 +7,7 @@
 
 #![allow(clippy::result_large_err)]
 
+mod agg_exec;
 mod catalog;
 mod command;
 mod error;
@@ -19,6 +20,7 @@ mod statement;
 mod table;
 mod time_bucket;
 
+pub use agg_exec::{CairnAggregateExec, EngineAggregation};
 pub use catalog::CATALOG;
 pub use error::{QueryError, Result};
 pub use interval::parse_duration;

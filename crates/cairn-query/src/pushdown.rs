@@ -18,6 +18,49 @@ pub enum Pushed {
 /// `expr` as engine filters, or `None` when the engine cannot apply it exactly.
 pub fn translate(expr: &Expr, def: &CollectionDef) -> Option<Vec<Pushed>> {
     match expr {
+        Expr::BinaryExpr(BinaryExpr {
+            op: Operator::Or, ..
+        }) => {
+            // `c = a OR c = b OR c IN (d, e)` (DataFusion writes short IN lists this way).
+            let mut column = None;
+            let mut values = Vec::new();
+            for e in disjuncts(expr) {
+                for p in translate(e, def)? {
+                    let (c, mut vs) = match p {
+                        Pushed::Predicate(Predicate::Cmp {
+                            column,
+                            op: CmpOp::Eq,
+                            value,
+                        }) => (column, vec![value]),
+                        Pushed::Predicate(Predicate::InList { column, values }) => (column, values),
+                        Pushed::Time(TimeRange {
+                            min: Some(a),
+                            max: Some(b),
+                        }) if a == b => {
+                            (def.time_key_name().to_owned(), vec![Scalar::Timestamp(a)])
+                        }
+                        _ => return None,
+                    };
+                    if column.get_or_insert_with(|| c.clone()) != &c {
+                        return None;
+                    }
+                    values.append(&mut vs);
+                }
+            }
+            Some(vec![Pushed::Predicate(Predicate::InList {
+                column: column?,
+                values,
+            })])
+        }
+        Expr::Column(c) if column_type(def, &c.name) == Some(ColumnType::Bool) => {
+            Some(vec![predicate(&c.name, CmpOp::Eq, Scalar::Bool(true))])
+        }
+        Expr::Not(inner) => match inner.as_ref() {
+            Expr::Column(c) if column_type(def, &c.name) == Some(ColumnType::Bool) => {
+                Some(vec![predicate(&c.name, CmpOp::Eq, Scalar::Bool(false))])
+            }
+            _ => None,
+        },
         Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
             let op = cmp_op(*op)?;
             let (column, lit, op) = match (column_of(left), literal_of(right)) {
@@ -85,6 +128,22 @@ pub fn apply(req: &mut ScanRequest, pushed: Vec<Pushed>) {
             }
             Pushed::Predicate(p) => req.predicates.push(p),
         }
+    }
+}
+
+/// The operands of a chain of ORs.
+fn disjuncts(e: &Expr) -> Vec<&Expr> {
+    match e {
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::Or,
+            right,
+        }) => {
+            let mut v = disjuncts(left);
+            v.extend(disjuncts(right));
+            v
+        }
+        other => vec![other],
     }
 }
 

@@ -30,6 +30,7 @@ use crate::error::to_df;
 pub struct ScanExec {
     db: Arc<Db>,
     collection: String,
+    time_key: String,
     request: ScanRequest,
     /// Output schema (the table's, projected): the TIME_KEY is nullable here.
     schema: SchemaRef,
@@ -41,6 +42,8 @@ pub struct ScanExec {
     planned: ScanStats,
     /// Exact summaries per partition (`None`: the scan filters), computed on first use.
     summaries: OnceLock<Result<Vec<Option<ScanSummary>>, String>>,
+    /// Report exact statistics (off: every statistic unknown).
+    statistics: bool,
     metrics: ExecutionPlanMetricsSet,
     props: Arc<PlanProperties>,
 }
@@ -61,6 +64,7 @@ impl ScanExec {
         request: ScanRequest,
         schema: SchemaRef,
         partitions: usize,
+        statistics: bool,
     ) -> Result<Self> {
         let parts = db
             .scan_split(&collection, &request, partitions)
@@ -81,15 +85,22 @@ impl ScanExec {
             Boundedness::Bounded,
         )
         .with_scheduling_type(SchedulingType::Cooperative);
+        let time_key = db
+            .collection(&collection)
+            .map_err(to_df)?
+            .time_key_name()
+            .to_owned();
         Ok(ScanExec {
             db,
             collection,
+            time_key,
             request,
             schema,
             partitions: parts.len(),
             parts: Mutex::new(parts.into_iter().map(Some).collect()),
             planned,
             summaries: OnceLock::new(),
+            statistics,
             metrics: ExecutionPlanMetricsSet::new(),
             props: Arc::new(props),
         })
@@ -101,6 +112,20 @@ impl ScanExec {
 
     pub fn collection(&self) -> &str {
         &self.collection
+    }
+
+    pub fn db(&self) -> &Arc<Db> {
+        &self.db
+    }
+
+    /// The collection's TIME_KEY column.
+    pub fn time_key(&self) -> &str {
+        &self.time_key
+    }
+
+    /// What pruning leaves, from statistics.
+    pub fn planned(&self) -> ScanStats {
+        self.planned
     }
 
     /// Takes partition `p`'s scan; on a second execution, a fresh snapshot for all.
@@ -136,6 +161,9 @@ impl ScanExec {
 
     fn statistics_of(&self, partition: Option<usize>) -> Result<Statistics> {
         let unknown = Statistics::new_unknown(&self.schema);
+        if !self.statistics {
+            return Ok(unknown);
+        }
         let summaries = self.summaries()?;
         let chosen: Vec<&Option<ScanSummary>> = match partition {
             Some(p) => summaries.get(p).into_iter().collect(),
@@ -207,7 +235,7 @@ pub fn scalar_value(v: &Scalar) -> ScalarValue {
 }
 
 /// A pushed predicate as SQL-like text.
-fn predicate_text(p: &Predicate) -> String {
+pub fn predicate_text(p: &Predicate) -> String {
     let v = |s: &Scalar| match s {
         Scalar::Str(x) => format!("'{}'", x.replace('\'', "''")),
         Scalar::Timestamp(x) => format!("{x}ns"),

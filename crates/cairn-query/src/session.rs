@@ -9,10 +9,12 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::config::Dialect;
 use datafusion::common::{ParamValues, ScalarValue};
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan, WriteOp};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
 
+use crate::agg_exec::EngineAggregation;
 use crate::catalog::{CATALOG, CairnCatalog};
 use crate::command;
 use crate::error::{QueryError, Result, unsupported};
@@ -38,6 +40,12 @@ impl Session {
     /// A session in the default database, running queries on up to `available_parallelism`
     /// threads.
     pub fn new(db: Arc<Db>) -> Session {
+        Session::with_fast_paths(db, true)
+    }
+
+    /// `fast_paths: false` plans every query the generic DataFusion way: no aggregation in
+    /// the engine, no answers from statistics (to check that the fast paths agree with it).
+    pub fn with_fast_paths(db: Arc<Db>, fast_paths: bool) -> Session {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let database = command::default_database();
         let mut config = SessionConfig::new()
@@ -46,8 +54,14 @@ impl Session {
             .with_default_catalog_and_schema(CATALOG, &database)
             .with_target_partitions(threads);
         config.options_mut().sql_parser.dialect = Dialect::PostgreSQL;
-        let ctx = SessionContext::new_with_config(config);
-        ctx.register_catalog(CATALOG, Arc::new(CairnCatalog::new(db.clone())));
+        let mut state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_default_features();
+        if fast_paths {
+            state = state.with_physical_optimizer_rule(Arc::new(EngineAggregation));
+        }
+        let ctx = SessionContext::new_with_state(state.build());
+        ctx.register_catalog(CATALOG, Arc::new(CairnCatalog::new(db.clone(), fast_paths)));
         ctx.register_udf(TimeBucket::udf());
         Session {
             db,

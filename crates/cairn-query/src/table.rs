@@ -29,6 +29,7 @@ pub struct CollectionTable {
     /// `database.collection`
     qualified: String,
     schema: SchemaRef,
+    statistics: bool,
 }
 
 impl fmt::Debug for CollectionTable {
@@ -40,12 +41,13 @@ impl fmt::Debug for CollectionTable {
 }
 
 impl CollectionTable {
-    pub fn new(db: Arc<Db>, database: &str, def: Arc<CollectionDef>) -> Self {
+    pub fn new(db: Arc<Db>, database: &str, def: Arc<CollectionDef>, statistics: bool) -> Self {
         Self {
             qualified: format!("{database}.{}", def.name),
             schema: table_schema(&def),
             db,
             def,
+            statistics,
         }
     }
 }
@@ -118,8 +120,9 @@ impl TableProvider for CollectionTable {
         let partitions = state.config().target_partitions().max(1);
         let db = self.db.clone();
         let name = self.qualified.clone();
+        let statistics = self.statistics;
         let exec = tokio::task::spawn_blocking(move || {
-            ScanExec::try_new(db, name, request, schema, partitions)
+            ScanExec::try_new(db, name, request, schema, partitions, statistics)
         })
         .await
         .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))??;
