@@ -205,10 +205,12 @@ impl Scan {
         let tk = def.time_key();
         let mut needed: Vec<usize> = projection.clone();
         needed.extend(bounds.iter().map(|b| b.column));
-        needed.push(tk);
+        let time = req.time.bounds();
+        if time != (i64::MIN, i64::MAX) {
+            needed.push(tk);
+        }
         needed.sort_unstable();
         needed.dedup();
-        let time = req.time.bounds();
         let stats = ScanStats {
             files_total: if counts_total { version.files.len() } else { 0 },
             memtable_chunks: chunks.len(),
@@ -266,21 +268,32 @@ impl Scan {
                 )?);
             }
         }
-        let batch = match and_all(masks) {
-            Some(mask) if mask.true_count() < rows => {
-                arrow_select::filter::filter_record_batch(&batch, &mask)
-                    .map_err(|e| EngineError::InvalidWrite(e.to_string()))?
-            }
-            _ => batch,
-        };
-        if batch.num_rows() == 0 {
-            return Ok(None);
-        }
-        let columns: Vec<ArrayRef> = self
+        // Project first, then filter only what is returned.
+        let mut columns: Vec<ArrayRef> = self
             .projection
             .iter()
             .filter_map(|&p| pos(p).map(|i| batch.column(i).clone()))
             .collect();
+        let mut out_rows = rows;
+        if let Some(mask) = and_all(masks) {
+            let kept = mask.true_count();
+            if kept < rows {
+                if kept > 0 && !columns.is_empty() {
+                    let f = arrow_select::filter::FilterBuilder::new(&mask)
+                        .optimize()
+                        .build();
+                    columns = columns
+                        .iter()
+                        .map(|c| f.filter(c))
+                        .collect::<std::result::Result<_, _>>()
+                        .map_err(|e| EngineError::InvalidWrite(e.to_string()))?;
+                }
+                out_rows = kept;
+            }
+        }
+        if out_rows == 0 {
+            return Ok(None);
+        }
         let schema = if self.dictionary_output {
             schema_of(&self.out_schema, &columns)
         } else {
@@ -289,7 +302,7 @@ impl Scan {
         RecordBatch::try_new_with_options(
             schema,
             columns,
-            &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+            &RecordBatchOptions::new().with_row_count(Some(out_rows)),
         )
         .map(Some)
         .map_err(|e| EngineError::InvalidWrite(e.to_string()))
@@ -319,15 +332,21 @@ impl Scan {
         let dicts = self.dictionaries(&reader, &map)?;
         for run in runs(&pages) {
             let per_column = self.read_run(&reader, &map, &dicts, run.clone())?;
-            for (k, _) in run.enumerate() {
+            for (k, page) in run.enumerate() {
                 let arrays: Vec<ArrayRef> = per_column.iter().map(|c| c[k].clone()).collect();
                 let schema = if self.dictionary_output {
                     schema_of(&self.needed_schema, &arrays)
                 } else {
                     self.needed_schema.clone()
                 };
-                let batch = RecordBatch::try_new(schema, arrays)
-                    .map_err(|e| EngineError::InvalidWrite(e.to_string()))?;
+                // No column is needed for COUNT(*): the page's row count is the batch.
+                let rows = reader.footer().columns[0].pages[page].rows as usize;
+                let batch = RecordBatch::try_new_with_options(
+                    schema,
+                    arrays,
+                    &RecordBatchOptions::new().with_row_count(Some(rows)),
+                )
+                .map_err(|e| EngineError::InvalidWrite(e.to_string()))?;
                 if let Some(b) = self.finish(batch)? {
                     self.ready.push_back(b);
                 }
