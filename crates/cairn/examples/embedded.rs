@@ -1,6 +1,6 @@
 //! cairn embedded in a program: open a database, create a collection, write Arrow batches
 //! from several threads and line protocol, scan with a time range and a predicate, flush,
-//! close, reopen and read the same rows back.
+//! close, reopen, read the same rows back and query them with SQL.
 //!
 //! Run: `cargo run -p cairn --example embedded [DIR]` (default: a temporary directory that is
 //! deleted at the end; with DIR the data stays, and a second run adds to it).
@@ -119,6 +119,16 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("{}", table(&after.batches)?);
     let total_after = db.scan("cpu", &ScanRequest::default())?.num_rows();
     println!("rows in cpu: {total} before closing, {total_after} after reopening");
+
+    // SQL over the same data: a parameter, time buckets, an aggregate per host.
+    let per_host = db.sql(
+        "SELECT host, time_bucket('5 seconds', ts) AS bucket, count(*) AS rows, \
+         round(avg(usage), 3) AS avg_usage \
+         FROM cpu WHERE usage >= $1 GROUP BY host, bucket ORDER BY host, bucket",
+        &[cairn::ScalarValue::Float64(Some(0.2))],
+    )?;
+    println!("\nSQL: rows with usage >= 0.2 per host and 5-second bucket:");
+    println!("{}", table(&per_host.batches)?);
     let stats = db.collection_stats("cpu")?;
     println!(
         "{} files, {} rows in files, {} rows in memory",
