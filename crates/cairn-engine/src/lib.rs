@@ -39,7 +39,7 @@ pub use options::DbOptions;
 pub use predicate::{CmpOp, Predicate, Scalar};
 pub use scan::{
     AggregateFn, AggregateRequest, AggregateResult, ColumnSummary, GroupKey, MAX_GROUP_KEYS, Scan,
-    ScanRequest, ScanResult, ScanStats, ScanSummary, TimeRange,
+    ScanEstimate, ScanRequest, ScanResult, ScanStats, ScanSummary, TimeRange,
 };
 
 pub use cairn_storage::{ColumnRole, ColumnSpec, ColumnType};

@@ -2,7 +2,7 @@
 //! version, taken together under its lock) read lazily, pruned by time range and by page
 //! min/max, filtered exactly, returned as Arrow batches.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
@@ -60,6 +60,16 @@ pub struct ScanStats {
     pub pages_scanned: usize,
     pub memtable_chunks: usize,
     pub rows_out: u64,
+}
+
+/// What a scan will touch, from statistics: its counts and the time partitions (start
+/// timestamps) of the snapshot and of the files it reads. Parts of one split share the
+/// snapshot: unite their sets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScanEstimate {
+    pub stats: ScanStats,
+    pub partitions_total: BTreeSet<i64>,
+    pub partitions_scanned: BTreeSet<i64>,
 }
 
 /// A materialised scan.
@@ -419,21 +429,32 @@ impl Scan {
 
     /// What this scan will touch, from footers and statistics only (no page is read): for
     /// `EXPLAIN`. The scan itself is not advanced.
-    pub fn estimate(&self) -> Result<ScanStats> {
+    pub fn estimate(&self) -> Result<ScanEstimate> {
         let mut probe = ScanStats {
             files_total: self.stats.files_total,
             memtable_chunks: self.chunks.len(),
             ..ScanStats::default()
         };
+        let mut partitions_scanned = BTreeSet::new();
         for file in &self.files {
             let (_, pages, pages_total) = self.prune(&*file.reader()?)?;
             probe.pages_total += pages_total;
             if !pages.is_empty() {
                 probe.files_scanned += 1;
                 probe.pages_scanned += pages.len();
+                partitions_scanned.insert(file.meta.partition);
             }
         }
-        Ok(probe)
+        Ok(ScanEstimate {
+            stats: probe,
+            partitions_total: self
+                ._version
+                .files
+                .iter()
+                .map(|f| f.meta.partition)
+                .collect(),
+            partitions_scanned,
+        })
     }
 
     fn dictionaries(

@@ -10,7 +10,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use cairn_engine::{AggregateFn, AggregateRequest, Db, GroupKey, MAX_GROUP_KEYS, ScanStats};
+use cairn_engine::{AggregateFn, AggregateRequest, Db, GroupKey, MAX_GROUP_KEYS, ScanEstimate};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit};
@@ -199,7 +199,7 @@ fn rewrite(fin: &AggregateExec, threads: usize) -> Option<Arc<dyn ExecutionPlan>
         request,
         fin.schema(),
         threads,
-        scan.planned(),
+        scan.planned().clone(),
     )))
 }
 
@@ -209,7 +209,7 @@ pub struct CairnAggregateExec {
     request: AggregateRequest,
     schema: SchemaRef,
     threads: usize,
-    planned: ScanStats,
+    planned: ScanEstimate,
     metrics: ExecutionPlanMetricsSet,
     props: Arc<PlanProperties>,
 }
@@ -230,7 +230,7 @@ impl CairnAggregateExec {
         request: AggregateRequest,
         schema: SchemaRef,
         threads: usize,
-        planned: ScanStats,
+        planned: ScanEstimate,
     ) -> Self {
         let props = PlanProperties::new(
             EquivalenceProperties::new(schema.clone()),
@@ -254,7 +254,6 @@ impl CairnAggregateExec {
 impl DisplayAs for CairnAggregateExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let r = &self.request;
-        let p = &self.planned;
         let keys: Vec<String> = r
             .group_by
             .iter()
@@ -296,11 +295,7 @@ impl DisplayAs for CairnAggregateExec {
                 .collect();
             write!(f, " predicates=[{}]", shown.join(" AND "))?;
         }
-        write!(
-            f,
-            " files={}/{} pages={}/{} memtable_chunks={}",
-            p.files_scanned, p.files_total, p.pages_scanned, p.pages_total, p.memtable_chunks
-        )
+        write!(f, " {}", crate::scan_exec::estimate_text(&self.planned))
     }
 }
 

@@ -8,7 +8,7 @@
 use std::fmt;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use cairn_engine::{CmpOp, Db, Predicate, Scalar, Scan, ScanRequest, ScanStats, ScanSummary};
+use cairn_engine::{CmpOp, Db, Predicate, Scalar, Scan, ScanEstimate, ScanRequest, ScanSummary};
 use datafusion::arrow::array::{RecordBatch, RecordBatchOptions};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::stats::Precision;
@@ -39,7 +39,7 @@ pub struct ScanExec {
     parts: Mutex<Vec<Option<Scan>>>,
     partitions: usize,
     /// What pruning leaves, from footers and statistics (for EXPLAIN).
-    planned: ScanStats,
+    planned: ScanEstimate,
     /// Exact summaries per partition (`None`: the scan filters), computed on first use.
     summaries: OnceLock<Result<Vec<Option<ScanSummary>>, String>>,
     /// Report exact statistics (off: every statistic unknown).
@@ -69,14 +69,17 @@ impl ScanExec {
         let parts = db
             .scan_split(&collection, &request, partitions)
             .map_err(to_df)?;
-        let mut planned = ScanStats::default();
+        let mut planned = ScanEstimate::default();
         for p in &parts {
             let e = p.estimate().map_err(to_df)?;
-            planned.files_total += e.files_total;
-            planned.files_scanned += e.files_scanned;
-            planned.pages_total += e.pages_total;
-            planned.pages_scanned += e.pages_scanned;
-            planned.memtable_chunks += e.memtable_chunks;
+            let (t, s) = (&mut planned.stats, e.stats);
+            t.files_total += s.files_total;
+            t.files_scanned += s.files_scanned;
+            t.pages_total += s.pages_total;
+            t.pages_scanned += s.pages_scanned;
+            t.memtable_chunks += s.memtable_chunks;
+            planned.partitions_total.extend(e.partitions_total);
+            planned.partitions_scanned.extend(e.partitions_scanned);
         }
         let props = PlanProperties::new(
             EquivalenceProperties::new(schema.clone()),
@@ -124,8 +127,8 @@ impl ScanExec {
     }
 
     /// What pruning leaves, from statistics.
-    pub fn planned(&self) -> ScanStats {
-        self.planned
+    pub fn planned(&self) -> &ScanEstimate {
+        &self.planned
     }
 
     /// Takes partition `p`'s scan; on a second execution, a fresh snapshot for all.
@@ -265,7 +268,6 @@ pub fn predicate_text(p: &Predicate) -> String {
 impl DisplayAs for ScanExec {
     fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let r = &self.request;
-        let p = &self.planned;
         if !matches!(t, DisplayFormatType::TreeRender) {
             write!(f, "CairnScanExec: collection={}", self.collection)?;
         }
@@ -289,15 +291,27 @@ impl DisplayAs for ScanExec {
         }
         write!(
             f,
-            " files={}/{} pages={}/{} memtable_chunks={} partitions={}",
-            p.files_scanned,
-            p.files_total,
-            p.pages_scanned,
-            p.pages_total,
-            p.memtable_chunks,
+            " {} parts={}",
+            estimate_text(&self.planned),
             self.partitions
         )
     }
+}
+
+/// `time_partitions=a/b files=c/d pages=e/f memtable_chunks=g`: what pruning leaves of the
+/// snapshot.
+pub fn estimate_text(e: &ScanEstimate) -> String {
+    let p = &e.stats;
+    format!(
+        "time_partitions={}/{} files={}/{} pages={}/{} memtable_chunks={}",
+        e.partitions_scanned.len(),
+        e.partitions_total.len(),
+        p.files_scanned,
+        p.files_total,
+        p.pages_scanned,
+        p.pages_total,
+        p.memtable_chunks
+    )
 }
 
 impl ExecutionPlan for ScanExec {
