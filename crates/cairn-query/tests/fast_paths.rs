@@ -358,3 +358,36 @@ async fn nan_is_the_largest_double() {
         assert_eq!(grouped[0], ["a", "-5.0", "NaN"]);
     }
 }
+
+/// Regression: group ids of a file's dictionary were cached by the dictionary's address, so
+/// a later file's dictionary allocated at a freed address reused the wrong ids.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_files_dictionary_is_interned_on_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Arc::new(Db::open(dir.path(), opts()).unwrap());
+    let fast = Session::new(db.clone());
+    fast.sql(
+        "CREATE TIMESERIES t (ts TIMESTAMP TIME_KEY, host VARCHAR TAG)",
+        &[],
+    )
+    .await
+    .unwrap();
+    let hosts: Vec<String> = (0..40).map(|i| format!("h{i:02}")).collect();
+    for (i, h) in hosts.iter().enumerate() {
+        let sql = format!("INSERT INTO t VALUES ('2024-01-01T00:00:{:02}Z', '{h}')", i);
+        fast.sql(&sql, &[]).await.unwrap();
+        db.flush().unwrap();
+    }
+    for _ in 0..5 {
+        let out = fast
+            .sql(
+                "SELECT host, count(*) FROM t GROUP BY host ORDER BY host",
+                &[],
+            )
+            .await
+            .unwrap();
+        let rows = render(&out.batches);
+        let want: Vec<Vec<String>> = hosts.iter().map(|h| vec![h.clone(), "1".into()]).collect();
+        assert_eq!(rows, want);
+    }
+}

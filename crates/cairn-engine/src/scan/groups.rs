@@ -30,8 +30,9 @@ enum Interner {
     Strings {
         map: HashMap<Box<str>, u32>,
         values: Vec<Option<Box<str>>>,
-        /// The last dictionary seen (by address and length) and its codes' ids.
-        dict: Option<(usize, usize, Vec<u32>)>,
+        /// The last dictionary seen (held, so its address cannot be reused while cached) and
+        /// its codes' ids.
+        dict: Option<(ArrayRef, Vec<u32>)>,
     },
     /// 1 = false, 2 = true.
     Bools,
@@ -104,8 +105,7 @@ impl Interner {
                 DataType::Dictionary(k, v) if **k == DataType::UInt32 && **v == DataType::Utf8 => {
                     let d = a.as_dictionary::<UInt32Type>();
                     let dv = d.values();
-                    let key = (Arc::as_ptr(dv) as *const () as usize, dv.len());
-                    if dict.as_ref().is_none_or(|(p, l, _)| (*p, *l) != key) {
+                    if dict.as_ref().is_none_or(|(held, _)| !Arc::ptr_eq(held, dv)) {
                         let strings = dv.as_string::<i32>();
                         let codes = (0..strings.len())
                             .map(|i| {
@@ -116,9 +116,9 @@ impl Interner {
                                 }
                             })
                             .collect();
-                        *dict = Some((key.0, key.1, codes));
+                        *dict = Some((dv.clone(), codes));
                     }
-                    let Some((_, _, codes)) = dict.as_ref() else {
+                    let Some((_, codes)) = dict.as_ref() else {
                         return Err(bad("dictionary cache"));
                     };
                     let keys = d.keys();
