@@ -71,6 +71,12 @@ impl QueryError {
             QueryError::DataFusion(e) => match e.find_root() {
                 DataFusionError::SQL(..) => "42601",
                 DataFusionError::NotImplemented(_) => "0A000",
+                DataFusionError::Plan(m) if m.contains("table") && m.contains("not found") => {
+                    "42P01"
+                }
+                DataFusionError::SchemaError(e, _) if e.to_string().contains("No field named") => {
+                    "42703"
+                }
                 DataFusionError::SchemaError(..) | DataFusionError::Plan(_) => "42000",
                 DataFusionError::ArrowError(..) => "22000",
                 DataFusionError::ResourcesExhausted(_) => "53200",

@@ -241,7 +241,9 @@ fn scalar(v: &ScalarValue, t: ColumnType) -> Option<Scalar> {
     Some(match (t, v) {
         (ColumnType::I64, V::Int64(Some(x))) => Scalar::I64(*x),
         (ColumnType::U64, V::UInt64(Some(x))) => Scalar::U64(*x),
-        (ColumnType::F64, V::Float64(Some(x))) => Scalar::F64(*x),
+        // The engine orders -0.0 below +0.0 (total order); DataFusion's comparisons take them
+        // as equal. They agree for every other literal, so only a zero stays with DataFusion.
+        (ColumnType::F64, V::Float64(Some(x))) if *x != 0.0 => Scalar::F64(*x),
         (ColumnType::Bool, V::Boolean(Some(x))) => Scalar::Bool(*x),
         (ColumnType::String, V::Utf8(Some(s)) | V::LargeUtf8(Some(s)) | V::Utf8View(Some(s))) => {
             Scalar::Str(s.clone())

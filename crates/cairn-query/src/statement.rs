@@ -148,7 +148,7 @@ pub fn parse_command(sql: &str) -> Result<Option<Command>> {
     let rest = p.peek_token();
     if rest.token != Token::EOF {
         return Err(QueryError::Syntax(format!(
-            "unexpected {} at {} (cairn runs one statement at a time here)",
+            "unexpected {}{} (cairn runs one statement at a time here)",
             rest.token, rest.span.start
         )));
     }
@@ -256,7 +256,10 @@ fn create_collection(p: &mut Parser<'_>) -> Result<Command> {
             p.peek_token().token
         )));
     }
-    let mut columns = p.parse_comma_separated(column_def).map_err(syntax)?;
+    let mut columns = vec![column_def(p)?];
+    while p.consume_token(&Token::Comma) {
+        columns.push(column_def(p)?);
+    }
     p.expect_token(&Token::RParen).map_err(syntax)?;
     let options = if p.parse_keyword(Keyword::WITH) {
         with_options(p)?
@@ -306,11 +309,11 @@ fn check_column(c: &ColumnSpec) -> Result<()> {
 }
 
 /// `name type [TIME_KEY | TAG | NULL | NOT NULL]...`
-fn column_def(p: &mut Parser<'_>) -> Result<ColumnSpec, ParserError> {
-    let id = p.parse_identifier()?;
+fn column_def(p: &mut Parser<'_>) -> Result<ColumnSpec> {
+    let id = p.parse_identifier().map_err(syntax)?;
     let name = normalise(id.value, id.quote_style.is_some());
-    let dt = p.parse_data_type()?;
-    let column_type = column_type(&dt).map_err(|e| ParserError::ParserError(e.to_string()))?;
+    let dt = p.parse_data_type().map_err(syntax)?;
+    let column_type = column_type(&dt)?;
     let mut spec = ColumnSpec::field(name.clone(), column_type);
     let mut not_null = false;
     loop {
@@ -330,13 +333,13 @@ fn column_def(p: &mut Parser<'_>) -> Result<ColumnSpec, ParserError> {
         next,
         Token::Comma | Token::RParen | Token::SemiColon | Token::EOF
     ) {
-        return Err(ParserError::ParserError(format!(
-            "column {name}: {next} is not supported (a column takes a type and TIME_KEY, TAG, NULL or NOT NULL)"
+        return Err(unsupported(format!(
+            "column {name}: {next} (a column takes a type and TIME_KEY, TAG, NULL or NOT NULL)"
         )));
     }
     spec.nullable = spec.role != ColumnRole::TimeKey;
     if not_null && spec.role != ColumnRole::TimeKey {
-        return Err(ParserError::ParserError(format!(
+        return Err(unsupported(format!(
             "column {name}: NOT NULL is only for the TIME_KEY (rows written before a column existed hold NULL)"
         )));
     }
@@ -468,7 +471,7 @@ fn alter(p: &mut Parser<'_>) -> Result<Command> {
         if p.parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]) {
             if_not_exists = true;
         }
-        let c = column_def(p).map_err(syntax)?;
+        let c = column_def(p)?;
         check_column(&c)?;
         if c.role == ColumnRole::TimeKey {
             return Err(invalid(
