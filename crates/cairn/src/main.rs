@@ -74,6 +74,20 @@ enum BenchTarget {
     /// scans; recovery of about 1 GB of WAL after a crash (GB/s). Every phase runs in a child
     /// process of its own. Ends with goals (PASS/MISS). Needs about 3 GB of disk for 10M rows.
     Ingest(IngestBenchArgs),
+    /// Run the 10 DNS-telemetry queries against cairn, DuckDB and chDB on the same rows.
+    ///
+    /// The DNS rows of shared/bench/gen_dns.py (dns_<N>.csv and dns_<N>.expected.json in
+    /// <dir>/data, generated with python3 if missing) are loaded into a fresh embedded
+    /// database (CREATE TIMESERIES dns ..., Arrow batches parsed from the CSV, CHECKPOINT).
+    /// Then the 10 queries of shared/bench/common.py (cairn's dialect), each run --repeat
+    /// times in process, best wall-clock time counted (planning, execution and collecting the
+    /// Arrow batches). Every answer is checked against expected.json with common.checksum
+    /// outside the timed section; a mismatch is printed and makes the command fail at the end.
+    /// Then each peer runs the same queries on the same rows through its own script
+    /// (shared/bench/run_duckdb.py, run_chdb.py; pip install duckdb chdb), one at a time in a
+    /// child process. Prints one row per query: the times, cairn ÷ the best peer, and whether
+    /// each engine's answer matched. Needs python3 and shared/bench beside the repository.
+    Dns(DnsBenchArgs),
 }
 
 /// Options `cairn bench codec` and `cairn bench ingest` share: the DNS data and where to work.
@@ -126,6 +140,41 @@ pub struct IngestBenchArgs {
     pub wal_bytes: u64,
     #[arg(long, hide = true, default_value_t = 0)]
     pub budget_mib: u64,
+}
+
+/// Options of `cairn bench dns`.
+#[derive(Debug, Args)]
+#[command(
+    mut_arg("rows", |a| a.help(
+        "Rows to load and query (default 1,000,000; 100,000 with --quick)"
+    )),
+    mut_arg("dns_csv", |a| a.help(
+        "The DNS CSV to use (header ts,client_ip,qname,qtype,rcode,cached,elapsed_ms); the \
+         answers are read from <PATH without .csv>.expected.json beside it (which must hold them \
+         for --rows rows: the whole file, or a prefix gen_dns.py recorded), and the peers \
+         read the same file. Default: <dir>/data/dns_<N>.csv, generated with `python3 \
+         shared/bench/gen_dns.py --rows N --formats csv` if it or its .expected.json is \
+         missing"
+    ))
+)]
+pub struct DnsBenchArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+
+    /// Runs of each query, in cairn and in each peer; the best counts (default 3; 1 with
+    /// --quick).
+    #[arg(long, value_name = "N")]
+    pub repeat: Option<usize>,
+
+    /// The peers to run after cairn, comma-separated: duckdb, chdb, or none (default
+    /// duckdb,chdb; none with --quick). A peer whose python module is missing is skipped
+    /// with a note.
+    #[arg(long, value_name = "LIST")]
+    pub peers: Option<String>,
+
+    /// 100,000 rows, one run per query, no peers (for smoke tests, not for figures).
+    #[arg(long)]
+    pub quick: bool,
 }
 
 /// Options of `cairn bench codec`.
@@ -182,6 +231,9 @@ fn main() -> ExitCode {
         Command::Bench(BenchArgs {
             target: BenchTarget::Ingest(args),
         }) => bench::ingest::run(&args),
+        Command::Bench(BenchArgs {
+            target: BenchTarget::Dns(args),
+        }) => bench::dns::run(&args),
         Command::CrashChild(args) => crash_child::run(&args),
     };
     match result {

@@ -1,5 +1,5 @@
-//! Runs `cairn bench wal|codec|ingest --quick` end to end (smoke tests of the benchmarks, not
-//! of the figures).
+//! Runs `cairn bench wal|codec|ingest|dns --quick` end to end (smoke tests of the benchmarks,
+//! not of the figures).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::process::Command;
@@ -153,5 +153,48 @@ fn bench_ingest_quick_runs_and_prints_sections() {
         "phases without their rows:\n{figures}"
     );
     assert!(figures.contains("\"full_rows\": 100000") && figures.contains("\"one_rows\": 100000"));
+    assert_only_figures_left(dir.path());
+}
+
+#[test]
+fn bench_dns_quick_answers_every_query() {
+    // The queries and their answers come from shared/bench beside the repository.
+    let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bench");
+    if !shared.join("common.py").is_file() || !shared.join("gen_dns.py").is_file() {
+        eprintln!("skipped: {} not found", shared.display());
+        return;
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("cairn-bench-dns-smoke-")
+        .tempdir_in(std::env::temp_dir())
+        .unwrap();
+    let json = dir.path().join("figures.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(["bench", "dns", "--quick", "--dir"])
+        .arg(dir.path())
+        .arg("--json")
+        .arg(&json)
+        .env_remove("CAIRN_DNS_CSV")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "cairn bench dns failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        output.status
+    );
+    // --quick runs no peers: the answers column holds cairn's verdict alone.
+    for q in 1..=10 {
+        let id = format!("q{q:02}");
+        let row = stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(id.as_str()))
+            .unwrap_or_else(|| panic!("no row for {id}:\n{stdout}"));
+        assert_eq!(row.split_whitespace().last(), Some("ok"), "{id}:\n{stdout}");
+    }
+    assert!(stdout.contains("100,000 rows") && !stdout.contains("MISMATCH"));
+    let figures = std::fs::read_to_string(&json).unwrap();
+    assert!(figures.contains("\"cairn_mismatches\": 0"), "{figures}");
     assert_only_figures_left(dir.path());
 }

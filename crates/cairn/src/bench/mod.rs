@@ -3,6 +3,7 @@
 //! percentiles.
 
 pub mod codec;
+pub mod dns;
 pub mod ingest;
 pub mod wal;
 
@@ -13,6 +14,9 @@ mod codec_forced;
 mod codec_partition;
 mod codec_report;
 mod datasets;
+mod dns_json;
+mod dns_peers;
+mod dns_report;
 mod ingest_csv;
 mod ingest_phase;
 mod ingest_report;
