@@ -144,7 +144,8 @@ impl Acc {
             return Ok(());
         };
         let a = batch.column(col);
-        let valid = |i: usize| a.is_valid(i);
+        let nulls = a.nulls().filter(|n| n.null_count() > 0);
+        let valid = |i: usize| nulls.is_none_or(|n| n.is_valid(i));
         match &mut self.state {
             State::Count(c) => {
                 for (i, &g) in groups.iter().enumerate() {

@@ -3,7 +3,8 @@
 //! aggregate. Dictionary-coded strings are interned once per dictionary, then each row is a
 //! table lookup by code; runs of equal time buckets are interned once.
 
-use std::collections::HashMap;
+use std::collections::HashMap as StdHashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
@@ -17,6 +18,69 @@ use super::aggregate::{KeySource, Layout, MAX_GROUP_KEYS};
 use crate::error::{EngineError, Result};
 
 type Ids = [u32; MAX_GROUP_KEYS];
+
+/// A multiply-rotate hasher (FxHash's): group keys are not attacker-chosen hash-flooding
+/// material worth SipHash's cost here (strings come from the database's own dictionaries).
+#[derive(Default, Clone, Copy)]
+struct FastHasher(u64);
+
+impl Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w) ^ rest.len() as u64);
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+
+    fn write_u128(&mut self, i: u128) {
+        self.add(i as u64);
+        self.add((i >> 64) as u64);
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        // MurmurHash3's finaliser: the multiply-rotate state has weak low bits, which pick
+        // the bucket.
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
+    }
+}
+
+impl FastHasher {
+    #[inline]
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type HashMap<K, V> = StdHashMap<K, V, BuildHasherDefault<FastHasher>>;
 /// A group not yet created.
 const NONE: u32 = u32::MAX;
 
@@ -48,7 +112,7 @@ impl Interner {
     fn new(k: &KeySource) -> Interner {
         match *k {
             KeySource::Strings(_) => Interner::Strings {
-                map: HashMap::new(),
+                map: HashMap::default(),
                 values: vec![None],
                 dict: None,
             },
@@ -60,7 +124,7 @@ impl Interner {
             } => Interner::Buckets {
                 width: width_ns,
                 origin: origin_ns,
-                map: HashMap::new(),
+                map: HashMap::default(),
                 values: vec![None],
             },
         }
@@ -122,14 +186,17 @@ impl Interner {
                         return Err(bad("dictionary cache"));
                     };
                     let keys = d.keys();
-                    for (i, &k) in keys.values().iter().enumerate() {
-                        out.push(if keys.is_null(i) {
-                            0
-                        } else {
-                            *codes
-                                .get(k as usize)
-                                .ok_or_else(|| bad("dictionary code out of range"))?
-                        });
+                    if keys.null_count() == 0 {
+                        // DictionaryArray::try_new checked every key against the values.
+                        out.extend(keys.values().iter().map(|&k| codes[k as usize]));
+                    } else {
+                        for (i, &k) in keys.values().iter().enumerate() {
+                            out.push(if keys.is_null(i) {
+                                0
+                            } else {
+                                codes[k as usize]
+                            });
+                        }
                     }
                 }
                 t => return Err(bad(format!("cannot group strings of type {t}"))),
@@ -230,6 +297,9 @@ pub(crate) struct Aggregator {
     group_ids: Vec<Ids>,
     accs: Vec<super::accumulate::Acc>,
     scratch: Vec<Vec<u32>>,
+    /// One dictionary-coded key: the dictionary last seen (held) and each code's group,
+    /// filled as codes are met (a code never met makes no group).
+    code_groups: Option<(ArrayRef, Vec<u32>)>,
 }
 
 fn pack(ids: &Ids) -> u128 {
@@ -250,9 +320,10 @@ impl Aggregator {
             layout,
             keys,
             direct: Vec::new(),
-            index: HashMap::new(),
+            index: HashMap::default(),
             group_ids: Vec::new(),
             accs,
+            code_groups: None,
         };
         if a.layout.keys.is_empty() {
             a.new_group([0; MAX_GROUP_KEYS]);
@@ -307,8 +378,19 @@ impl Aggregator {
         if rows == 0 {
             return Ok(());
         }
+        let layout = self.layout.clone();
+        if let [KeySource::Strings(c)] = layout.keys.as_slice()
+            && let Some(d) = batch.column(*c).as_dictionary_opt::<UInt32Type>()
+            && d.keys().null_count() == 0
+        {
+            let groups = self.dictionary_groups(d)?;
+            for acc in &mut self.accs {
+                acc.update(&groups, batch)?;
+            }
+            return Ok(());
+        }
         let mut scratch = std::mem::take(&mut self.scratch);
-        for (i, k) in self.layout.keys.clone().iter().enumerate() {
+        for (i, k) in layout.keys.iter().enumerate() {
             let col = match *k {
                 KeySource::Strings(c) | KeySource::Bools(c) => c,
                 KeySource::Bucket { column, .. } => column,
@@ -323,9 +405,62 @@ impl Aggregator {
         Ok(())
     }
 
+    /// Each row's group when the only key is a dictionary-coded string without nulls: one
+    /// lookup by code per row.
+    fn dictionary_groups(
+        &mut self,
+        d: &arrow_array::DictionaryArray<UInt32Type>,
+    ) -> Result<Vec<u32>> {
+        let dv = d.values();
+        let (held, mut by_code) = match self.code_groups.take() {
+            Some((held, by_code)) if Arc::ptr_eq(&held, dv) => (held, by_code),
+            _ => (dv.clone(), vec![NONE; dv.len()]),
+        };
+        let strings = dv
+            .as_string_opt::<i32>()
+            .ok_or_else(|| bad("dictionary values are not strings"))?;
+        let mut out = Vec::with_capacity(d.len());
+        for &k in d.keys().values() {
+            let k = k as usize;
+            let mut g = by_code[k];
+            if g == NONE {
+                let id = match &mut self.keys[0] {
+                    Interner::Strings { map, values, .. } if strings.is_valid(k) => {
+                        Interner::string_id(map, values, strings.value(k))
+                    }
+                    _ => 0,
+                };
+                g = self.group(row_ids_one(id));
+                by_code[k] = g;
+            }
+            out.push(g);
+        }
+        self.code_groups = Some((held, by_code));
+        Ok(out)
+    }
+
     /// Each row's group.
     fn groups_of(&mut self, ids: &[Vec<u32>], rows: usize) -> Vec<u32> {
-        let k = self.keys.len();
+        match self.keys.len() {
+            0 => vec![0; rows],
+            1 => {
+                let mut out = Vec::with_capacity(rows);
+                for &id in &ids[0] {
+                    let g = match self.direct.get(id as usize) {
+                        Some(&g) if g != NONE => g,
+                        _ => self.group(row_ids_one(id)),
+                    };
+                    out.push(g);
+                }
+                out
+            }
+            _ => self.groups_of_many(ids, rows),
+        }
+    }
+
+    /// Each row's group with several keys: a dense table over this batch's id ranges when
+    /// small (one hash lookup per distinct combination instead of per row).
+    fn groups_of_many(&mut self, ids: &[Vec<u32>], rows: usize) -> Vec<u32> {
         let row_ids = |r: usize| {
             let mut out = [0u32; MAX_GROUP_KEYS];
             for (j, col) in ids.iter().enumerate() {
@@ -333,46 +468,34 @@ impl Aggregator {
             }
             out
         };
-        match k {
-            0 => vec![0; rows],
-            1 => ids[0]
-                .iter()
-                .map(|&id| self.group(row_ids_one(id)))
-                .collect(),
-            _ => {
-                // A dense table over this batch's id ranges when small: one hash lookup per
-                // distinct combination instead of per row.
-                let ranges: Vec<(u32, u32)> = ids
-                    .iter()
-                    .map(|c| {
-                        let lo = c.iter().copied().min().unwrap_or(0);
-                        let hi = c.iter().copied().max().unwrap_or(0);
-                        (lo, hi)
+        let ranges: Vec<(u32, u32)> = ids
+            .iter()
+            .map(|c| {
+                let lo = c.iter().copied().min().unwrap_or(0);
+                let hi = c.iter().copied().max().unwrap_or(0);
+                (lo, hi)
+            })
+            .collect();
+        let size = ranges.iter().try_fold(1usize, |acc, (lo, hi)| {
+            acc.checked_mul((hi - lo) as usize + 1)
+        });
+        match size {
+            Some(size) if size <= (1 << 16).max(4 * rows) => {
+                let mut local = vec![NONE; size];
+                (0..rows)
+                    .map(|r| {
+                        let mut off = 0usize;
+                        for (j, (lo, hi)) in ranges.iter().enumerate() {
+                            off = off * ((hi - lo) as usize + 1) + (ids[j][r] - lo) as usize;
+                        }
+                        if local[off] == NONE {
+                            local[off] = self.group(row_ids(r));
+                        }
+                        local[off]
                     })
-                    .collect();
-                let size = ranges.iter().try_fold(1usize, |acc, (lo, hi)| {
-                    acc.checked_mul((hi - lo) as usize + 1)
-                });
-                match size {
-                    Some(size) if size <= (1 << 16).max(4 * rows) => {
-                        let mut local = vec![NONE; size];
-                        (0..rows)
-                            .map(|r| {
-                                let mut off = 0usize;
-                                for (j, (lo, hi)) in ranges.iter().enumerate() {
-                                    off =
-                                        off * ((hi - lo) as usize + 1) + (ids[j][r] - lo) as usize;
-                                }
-                                if local[off] == NONE {
-                                    local[off] = self.group(row_ids(r));
-                                }
-                                local[off]
-                            })
-                            .collect()
-                    }
-                    _ => (0..rows).map(|r| self.group(row_ids(r))).collect(),
-                }
+                    .collect()
             }
+            _ => (0..rows).map(|r| self.group(row_ids(r))).collect(),
         }
     }
 
