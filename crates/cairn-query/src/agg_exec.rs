@@ -23,7 +23,9 @@ use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr, ScalarFunct
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
-use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
+use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricsSet};
+
+use crate::leaf::ReadMetrics;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning,
@@ -308,34 +310,7 @@ impl ExecutionPlan for CairnAggregateExec {
         &self.props
     }
 
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![]
-    }
-
-    fn apply_expressions(
-        &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
-    ) -> Result<TreeNodeRecursion> {
-        Ok(TreeNodeRecursion::Continue)
-    }
-
-    fn replace_children(
-        self: Arc<Self>,
-        _: Vec<Arc<dyn ExecutionPlan>>,
-        _: ReplaceChildrenOptions,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        Ok(self)
-    }
-
-    fn with_new_children(
-        self: Arc<Self>,
-        children: Vec<Arc<dyn ExecutionPlan>>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        self.replace_children(
-            children,
-            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
-        )
-    }
+    crate::leaf::leaf_plan_methods!();
 
     fn execute(
         &self,
@@ -347,16 +322,7 @@ impl ExecutionPlan for CairnAggregateExec {
         let request = self.request.clone();
         let schema = self.schema.clone();
         let threads = self.threads;
-        let counter =
-            |name: &'static str| MetricBuilder::new(&self.metrics).counter(name, partition);
-        let counters = [
-            counter("files_total"),
-            counter("files_scanned"),
-            counter("pages_total"),
-            counter("pages_scanned"),
-            counter("memtable_chunks"),
-        ];
-        let rows = MetricBuilder::new(&self.metrics).output_rows(partition);
+        let read = ReadMetrics::new(&self.metrics, partition);
         let out_schema = schema.clone();
         let fut = async move {
             let result = tokio::task::spawn_blocking(move || {
@@ -364,27 +330,14 @@ impl ExecutionPlan for CairnAggregateExec {
             })
             .await
             .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))??;
-            let s = result.stats;
-            for (c, v) in counters.iter().zip([
-                s.files_total,
-                s.files_scanned,
-                s.pages_total,
-                s.pages_scanned,
-                s.memtable_chunks,
-            ]) {
-                c.add(v);
-            }
-            rows.add(result.batch.num_rows());
+            read.record(&result.stats);
+            read.rows.add(result.batch.num_rows());
             conform(&out_schema, &result.batch)
         };
         Ok(Box::pin(RecordBatchStreamAdapter::new(
             schema,
             futures::stream::once(fut),
         )))
-    }
-
-    fn metrics(&self) -> Option<MetricsSet> {
-        Some(self.metrics.clone_inner())
     }
 }
 

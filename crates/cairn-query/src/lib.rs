@@ -12,6 +12,7 @@ mod catalog;
 mod command;
 mod error;
 mod interval;
+mod leaf;
 mod output;
 mod pushdown;
 mod scan_exec;

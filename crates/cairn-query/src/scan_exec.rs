@@ -17,7 +17,9 @@ use datafusion::common::{ColumnStatistics, Result, ScalarValue, Statistics, inte
 use datafusion::execution::TaskContext;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType, SchedulingType};
-use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
+use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricsSet};
+
+use crate::leaf::ReadMetrics;
 use datafusion::physical_plan::statistics::StatisticsArgs;
 use datafusion::physical_plan::stream::RecordBatchReceiverStream;
 use datafusion::physical_plan::{
@@ -323,34 +325,7 @@ impl ExecutionPlan for ScanExec {
         &self.props
     }
 
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![]
-    }
-
-    fn apply_expressions(
-        &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
-    ) -> Result<TreeNodeRecursion> {
-        Ok(TreeNodeRecursion::Continue)
-    }
-
-    fn replace_children(
-        self: Arc<Self>,
-        _: Vec<Arc<dyn ExecutionPlan>>,
-        _: ReplaceChildrenOptions,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        Ok(self)
-    }
-
-    fn with_new_children(
-        self: Arc<Self>,
-        children: Vec<Arc<dyn ExecutionPlan>>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        self.replace_children(
-            children,
-            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
-        )
-    }
+    crate::leaf::leaf_plan_methods!();
 
     fn execute(
         &self,
@@ -359,22 +334,13 @@ impl ExecutionPlan for ScanExec {
     ) -> Result<SendableRecordBatchStream> {
         let mut scan = self.take(partition)?;
         let schema = self.schema.clone();
-        let counter =
-            |name: &'static str| MetricBuilder::new(&self.metrics).counter(name, partition);
-        let counters = [
-            counter("files_total"),
-            counter("files_scanned"),
-            counter("pages_total"),
-            counter("pages_scanned"),
-            counter("memtable_chunks"),
-        ];
-        let rows = MetricBuilder::new(&self.metrics).output_rows(partition);
+        let read = ReadMetrics::new(&self.metrics, partition);
         let mut builder = RecordBatchReceiverStream::builder(schema.clone(), 2);
         let tx = builder.tx();
         builder.spawn_blocking(move || {
             for item in scan.by_ref() {
                 let item = item.map_err(to_df).and_then(|b| {
-                    rows.add(b.num_rows());
+                    read.rows.add(b.num_rows());
                     rewrap(&schema, b)
                 });
                 let failed = item.is_err();
@@ -382,23 +348,10 @@ impl ExecutionPlan for ScanExec {
                     break;
                 }
             }
-            let s = scan.stats();
-            for (c, v) in counters.iter().zip([
-                s.files_total,
-                s.files_scanned,
-                s.pages_total,
-                s.pages_scanned,
-                s.memtable_chunks,
-            ]) {
-                c.add(v);
-            }
+            read.record(&scan.stats());
             Ok(())
         });
         Ok(builder.build())
-    }
-
-    fn metrics(&self) -> Option<MetricsSet> {
-        Some(self.metrics.clone_inner())
     }
 
     fn statistics_from_inputs(
