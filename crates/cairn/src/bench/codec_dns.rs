@@ -40,22 +40,12 @@ pub fn load(source: &DnsSource, rows: usize) -> Result<Dataset> {
     parse_csv(&path, rows)
 }
 
-/// The generator script: `shared/bench/gen_dns.py` next to the repository (`../shared` from
-/// its root), searched upwards from the working directory, the executable and the crate.
+/// The generator script, `gen_dns.py` in the shared bench directory (see
+/// [`super::dns_peers::find_shared`]).
 fn find_generator() -> Option<PathBuf> {
-    let mut starts = Vec::new();
-    if let Ok(cwd) = std::env::current_dir() {
-        starts.push(cwd);
-    }
-    if let Ok(exe) = std::env::current_exe() {
-        starts.push(exe);
-    }
-    starts.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")));
-    starts
-        .iter()
-        .flat_map(|s| s.ancestors())
-        .map(|a| a.join(GENERATOR))
-        .find(|p| p.is_file())
+    super::dns_peers::find_shared()
+        .map(|d| d.join("gen_dns.py"))
+        .filter(|p| p.is_file())
 }
 
 /// Runs `python3 gen_dns.py --rows N --out <data_dir> --formats csv`; Err says why not.
