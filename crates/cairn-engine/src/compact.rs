@@ -13,6 +13,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use arrow_array::RecordBatch;
 
@@ -131,6 +132,7 @@ fn merge(
             files.push(new_file.clone());
         },
     )?;
+    inner.compactions.fetch_add(1, Ordering::Relaxed);
     for f in group {
         f.mark_obsolete();
     }

@@ -36,6 +36,20 @@ pub struct FlushReport {
     pub wal_segments_deleted: usize,
 }
 
+/// Counters of the whole database since it was opened, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EngineCounters {
+    /// Rows written and acknowledged.
+    pub rows_written: u64,
+    /// Memtables flushed into partition files.
+    pub flushes: u64,
+    /// Rows and bytes those flushes wrote.
+    pub flushed_rows: u64,
+    pub flushed_bytes: u64,
+    /// Files written by compaction (each replacing several).
+    pub compactions: u64,
+}
+
 /// Counters of one collection, for tests, `EXPLAIN` and operators.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CollectionStats {
@@ -64,6 +78,10 @@ pub(crate) struct Inner {
     pub failed: Mutex<Option<String>>,
     pub closed: AtomicBool,
     pub rows_written: AtomicU64,
+    pub flushes: AtomicU64,
+    pub flushed_rows: AtomicU64,
+    pub flushed_bytes: AtomicU64,
+    pub compactions: AtomicU64,
     _lock: LockGuard,
 }
 
@@ -132,6 +150,10 @@ impl Db {
             failed: Mutex::new(None),
             closed: AtomicBool::new(false),
             rows_written: AtomicU64::new(0),
+            flushes: AtomicU64::new(0),
+            flushed_rows: AtomicU64::new(0),
+            flushed_bytes: AtomicU64::new(0),
+            compactions: AtomicU64::new(0),
             opts: options,
             _lock: lock,
         });
@@ -236,6 +258,25 @@ impl Db {
     pub fn maintain(&self) -> Result<()> {
         self.inner.check_open()?;
         self.inner.maintain(true)
+    }
+
+    /// Counters since open (rows written, flushes, compactions).
+    pub fn counters(&self) -> EngineCounters {
+        let i = &self.inner;
+        EngineCounters {
+            rows_written: i.rows_written.load(Ordering::Relaxed),
+            flushes: i.flushes.load(Ordering::Relaxed),
+            flushed_rows: i.flushed_rows.load(Ordering::Relaxed),
+            flushed_bytes: i.flushed_bytes.load(Ordering::Relaxed),
+            compactions: i.compactions.load(Ordering::Relaxed),
+        }
+    }
+
+    /// [`Db::close`] for a shared `Db` (a server holding it in an `Arc`): stops the
+    /// background threads, flushes every memtable and syncs the log. Every later write or
+    /// query is refused as closed.
+    pub fn close_shared(&self) -> Result<()> {
+        self.shutdown(true)
     }
 
     /// Flushes everything, syncs and closes. Dropping a `Db` without `close` loses nothing

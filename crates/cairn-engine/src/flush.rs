@@ -5,6 +5,7 @@
 //! so a partition's recorded LSN never passes rows that are not yet in files.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampNanosecondType;
@@ -232,5 +233,10 @@ fn write_frozen(inner: &Inner, coll: &Collection, f: &Arc<Frozen>) -> Result<(u6
         },
     )?;
     inner.add_mem(-(f.bytes as isize));
+    inner.flushes.fetch_add(1, Ordering::Relaxed);
+    inner.flushed_rows.fetch_add(meta.rows, Ordering::Relaxed);
+    inner
+        .flushed_bytes
+        .fetch_add(meta.len_bytes, Ordering::Relaxed);
     Ok((meta.rows, meta.len_bytes))
 }

@@ -31,7 +31,7 @@ mod write;
 
 pub use catalog::{CollectionDef, CollectionOptions, DatabaseDef, DatabaseOptions, SortOrder};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use db::{CollectionStats, Db, FlushReport};
+pub use db::{CollectionStats, Db, EngineCounters, FlushReport};
 pub use error::{EngineError, Result};
 pub use ingest_lp::{LineErrorPolicy, WriteLinesReport};
 pub use lp::{LineError, Precision};

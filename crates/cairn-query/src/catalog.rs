@@ -2,7 +2,8 @@
 //! databases and whose tables are their collections, looked up live, so DDL from any session
 //! (or the embedded API) is visible at once. `information_schema` is DataFusion's, over this.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use cairn_engine::{Db, EngineError};
@@ -20,20 +21,51 @@ pub struct CairnCatalog {
     db: Arc<Db>,
     /// Scans report exact statistics (COUNT / MIN / MAX answered from them).
     statistics: bool,
+    /// Schemas registered beside the databases (the server's `pg_catalog`); they hide a
+    /// database of the same name.
+    system: RwLock<BTreeMap<String, Arc<dyn SchemaProvider>>>,
 }
 
 impl CairnCatalog {
     pub fn new(db: Arc<Db>, statistics: bool) -> Self {
-        Self { db, statistics }
+        Self {
+            db,
+            statistics,
+            system: RwLock::new(BTreeMap::new()),
+        }
     }
 }
 
 impl CatalogProvider for CairnCatalog {
     fn schema_names(&self) -> Vec<String> {
-        self.db.databases()
+        let mut names = self.db.databases();
+        let system = self.system.read().unwrap_or_else(|e| e.into_inner());
+        names.retain(|n| !system.contains_key(n));
+        names.extend(system.keys().cloned());
+        names
+    }
+
+    fn register_schema(
+        &self,
+        name: &str,
+        schema: Arc<dyn SchemaProvider>,
+    ) -> Result<Option<Arc<dyn SchemaProvider>>> {
+        Ok(self
+            .system
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_owned(), schema))
     }
 
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        if let Some(s) = self
+            .system
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+        {
+            return Some(s.clone());
+        }
         self.db.databases().iter().any(|d| d == name).then(|| {
             Arc::new(DatabaseSchema {
                 db: self.db.clone(),

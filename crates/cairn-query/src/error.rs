@@ -20,6 +20,9 @@ pub enum QueryError {
     /// A parameter is missing, extra or of the wrong type.
     #[error("parameter error: {0}")]
     Parameter(String),
+    /// Cancelled: by the client, the time limit, or shutdown.
+    #[error("canceling statement: {0}")]
+    Canceled(String),
     #[error(transparent)]
     Engine(#[from] EngineError),
     #[error("{0}")]
@@ -55,6 +58,7 @@ impl QueryError {
             QueryError::Unsupported(_) => "0A000",
             QueryError::Invalid(_) => "42000",
             QueryError::Parameter(_) => "08P01",
+            QueryError::Canceled(_) => "57014",
             QueryError::Engine(e) => match e {
                 EngineError::NoSuchDatabase(_) => "3D000",
                 EngineError::NoSuchCollection(_) => "42P01",

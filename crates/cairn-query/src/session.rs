@@ -5,10 +5,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use cairn_engine::Db;
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::config::Dialect;
 use datafusion::common::{ParamValues, ScalarValue};
+use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan, WriteOp};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
@@ -21,6 +23,49 @@ use crate::error::{QueryError, Result, unsupported};
 use crate::output::QueryOutput;
 use crate::statement::parse_command;
 use crate::time_bucket::TimeBucket;
+
+/// How a [`Session`] plans and what it may use.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionOptions {
+    /// Engine aggregation and answers from statistics (`false` only to compare with the
+    /// generic plans).
+    pub fast_paths: bool,
+    /// Memory a query may hold for sorts, joins, aggregations and buffering; going over is
+    /// an error (SQLSTATE 53200) instead of growing. `None`: no limit.
+    pub memory_limit: Option<usize>,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions {
+            fast_paths: true,
+            memory_limit: None,
+        }
+    }
+}
+
+/// A statement's result: a command that has run, or rows still to be pulled.
+pub enum Execution {
+    Done(QueryOutput),
+    Rows {
+        tag: String,
+        schema: SchemaRef,
+        stream: SendableRecordBatchStream,
+    },
+}
+
+impl std::fmt::Debug for Execution {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Execution::Done(o) => f.debug_tuple("Done").field(o).finish(),
+            Execution::Rows { tag, schema, .. } => f
+                .debug_struct("Rows")
+                .field("tag", tag)
+                .field("schema", schema)
+                .finish_non_exhaustive(),
+        }
+    }
+}
 
 pub struct Session {
     db: Arc<Db>,
@@ -46,6 +91,17 @@ impl Session {
     /// `fast_paths: false` plans every query the generic DataFusion way: no aggregation in
     /// the engine, no answers from statistics (to check that the fast paths agree with it).
     pub fn with_fast_paths(db: Arc<Db>, fast_paths: bool) -> Session {
+        Session::with_options(
+            db,
+            SessionOptions {
+                fast_paths,
+                ..SessionOptions::default()
+            },
+        )
+    }
+
+    pub fn with_options(db: Arc<Db>, options: SessionOptions) -> Session {
+        let fast_paths = options.fast_paths;
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let database = command::default_database();
         let mut config = SessionConfig::new()
@@ -57,6 +113,15 @@ impl Session {
         let mut state = SessionStateBuilder::new()
             .with_config(config)
             .with_default_features();
+        if let Some(limit) = options.memory_limit {
+            let runtime = RuntimeEnvBuilder::new()
+                .with_memory_limit(limit, 1.0)
+                .build_arc();
+            match runtime {
+                Ok(r) => state = state.with_runtime_env(r),
+                Err(e) => tracing::warn!(error = %e, "query memory limit not applied"),
+            }
+        }
         if fast_paths {
             state = state.with_physical_optimizer_rule(Arc::new(EngineAggregation));
         }
@@ -87,6 +152,17 @@ impl Session {
             .clone()
     }
 
+    /// Makes `name` the current database (as `USE name`).
+    pub fn use_database(&self, name: &str) -> Result<()> {
+        if !self.db.databases().iter().any(|d| d == name) {
+            return Err(QueryError::Engine(
+                cairn_engine::EngineError::NoSuchDatabase(name.to_owned()),
+            ));
+        }
+        self.set_database(name.to_owned());
+        Ok(())
+    }
+
     fn set_database(&self, name: String) {
         let state = self.ctx.state_ref();
         let mut state = state.write();
@@ -110,8 +186,26 @@ impl Session {
         last.ok_or_else(|| QueryError::Syntax("empty query".into()))
     }
 
-    /// Runs one statement.
+    /// Runs one statement and collects its rows.
     pub async fn statement(&self, text: &str, params: &[ScalarValue]) -> Result<QueryOutput> {
+        match self.execute(text, params).await? {
+            Execution::Done(out) => Ok(out),
+            Execution::Rows {
+                tag,
+                schema,
+                stream,
+            } => {
+                let batches = datafusion::physical_plan::common::collect(stream)
+                    .await
+                    .map_err(refine)?;
+                Ok(QueryOutput::rows(&tag, schema, batches))
+            }
+        }
+    }
+
+    /// Runs one statement; rows come as a stream, pulled by the caller (a server sends
+    /// them as they come instead of holding the whole result).
+    pub async fn execute(&self, text: &str, params: &[ScalarValue]) -> Result<Execution> {
         if let Some(cmd) = parse_command(text)? {
             if !params.is_empty() {
                 return Err(QueryError::Parameter(
@@ -127,7 +221,7 @@ impl Session {
             if let Some(name) = new_db {
                 self.set_database(name);
             }
-            return Ok(out);
+            return Ok(Execution::Done(out));
         }
         let options = SQLOptions::new()
             .with_allow_ddl(false)
@@ -141,8 +235,8 @@ impl Session {
         let tag = tag_of(df.logical_plan())?;
         let df = bind(df, params)?;
         let schema = Arc::new(df.schema().as_arrow().clone());
-        let batches = df.collect().await.map_err(refine)?;
         if tag == "INSERT" {
+            let batches = df.collect().await.map_err(refine)?;
             let n = batches
                 .first()
                 .and_then(|b| {
@@ -151,9 +245,14 @@ impl Session {
                         .downcast_ref::<datafusion::arrow::array::UInt64Array>()
                 })
                 .map_or(0, |a| a.value(0));
-            return Ok(QueryOutput::command("INSERT", Some(n)));
+            return Ok(Execution::Done(QueryOutput::command("INSERT", Some(n))));
         }
-        Ok(QueryOutput::rows(&tag, schema, batches))
+        let stream = df.execute_stream().await.map_err(refine)?;
+        Ok(Execution::Rows {
+            tag,
+            schema,
+            stream,
+        })
     }
 
     /// The types the statement's parameters take (`$1` first), as far as DataFusion infers

@@ -3,6 +3,10 @@
 mod bench;
 mod crash_child;
 mod error;
+mod import;
+mod inspect;
+mod serve;
+mod shell;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,7 +21,7 @@ use tracing_subscriber::EnvFilter;
     version,
     about,
     long_about = None,
-    after_help = "Logging: set RUST_LOG (for example RUST_LOG=info); the default is warn."
+    after_help = "Logging: set RUST_LOG (for example RUST_LOG=debug); the default is info for serve, warn otherwise."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -26,6 +30,21 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run cairn as a server: PostgreSQL wire protocol, HTTP and line protocol over TCP.
+    ///
+    /// With no flags it serves the data directory $XDG_DATA_HOME/cairn (or
+    /// ~/.local/share/cairn) on loopback only: PostgreSQL on 127.0.0.1:5432, HTTP on
+    /// 127.0.0.1:8086 (POST /query, InfluxDB /write and /api/v2/write, /health, /metrics) and
+    /// line protocol on 127.0.0.1:9009. Without configured users only loopback clients are
+    /// accepted, as user `cairn` with no password. SIGINT or SIGTERM stops it gracefully:
+    /// in-flight requests finish, memtables are flushed and the log synced.
+    Serve(cairn_server::ServeArgs),
+    /// Run SQL: an interactive shell (history, aligned tables) or one statement with -c.
+    Sql(shell::SqlArgs),
+    /// Load CSV or line-protocol files into a collection, with a progress bar.
+    Import(import::ImportArgs),
+    /// Show and verify WAL segments and partition files: headers, footers, pages, checksums.
+    Inspect(inspect::InspectArgs),
     /// Measure the performance of cairn's components on this machine.
     Bench(BenchArgs),
     /// Test support: write until killed (see tests/kill9.rs).
@@ -216,12 +235,23 @@ pub struct WalBenchArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    // The server reports what it does at info; the other commands only warnings.
+    let default_level = if matches!(cli.command, Command::Serve(_)) {
+        "info"
+    } else {
+        "warn"
+    };
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
+        Command::Serve(args) => serve::run(&args),
+        Command::Sql(args) => shell::run(&args),
+        Command::Import(args) => import::run(&args),
+        Command::Inspect(args) => inspect::run(&args),
         Command::Bench(BenchArgs {
             target: BenchTarget::Wal(args),
         }) => bench::wal::run(&args),
