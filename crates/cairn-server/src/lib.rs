@@ -6,11 +6,13 @@
 //! [`Server::shutdown`] stops accepting, lets in-flight requests finish, flushes and syncs.
 
 pub mod config;
+pub mod csv;
 pub mod error;
 pub mod http;
 pub mod ilp;
 pub mod metrics;
 pub mod pg;
+pub mod sql;
 pub mod state;
 
 use std::net::SocketAddr;

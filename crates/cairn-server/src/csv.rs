@@ -1,0 +1,1 @@
+//! CSV into a collection (being written).
