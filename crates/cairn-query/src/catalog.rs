@@ -57,6 +57,18 @@ impl CatalogProvider for CairnCatalog {
             .insert(name.to_owned(), schema))
     }
 
+    fn deregister_schema(
+        &self,
+        name: &str,
+        _cascade: bool,
+    ) -> Result<Option<Arc<dyn SchemaProvider>>> {
+        Ok(self
+            .system
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name))
+    }
+
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
         if let Some(s) = self
             .system

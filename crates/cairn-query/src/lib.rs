@@ -27,7 +27,7 @@ pub use error::{QueryError, Result};
 pub use interval::parse_duration;
 pub use output::QueryOutput;
 pub use scan_exec::ScanExec;
-pub use session::{Execution, Session, SessionOptions, split_statements};
+pub use session::{Described, Execution, Session, SessionOptions, split_statements};
 pub use statement::IMPLICIT_TIME_KEY;
 
 /// DataFusion and Arrow as this crate uses them (one version for every caller).

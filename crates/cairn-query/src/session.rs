@@ -44,6 +44,15 @@ impl Default for SessionOptions {
     }
 }
 
+/// What [`Session::describe`] learns of a statement.
+#[derive(Debug, Clone)]
+pub struct Described {
+    /// `$1`, `$2`, ...: the inferred type, `None` where the context does not tell.
+    pub params: Vec<Option<DataType>>,
+    /// The rows' schema; `None` for statements that return no rows.
+    pub schema: Option<SchemaRef>,
+}
+
 /// A statement's result: a command that has run, or rows still to be pulled.
 pub enum Execution {
     Done(QueryOutput),
@@ -253,6 +262,47 @@ impl Session {
             schema,
             stream,
         })
+    }
+
+    /// What a statement takes and returns, without running it (the extended query
+    /// protocol's Describe): parameter types as far as they can be inferred, and the row
+    /// schema (`None`: the statement returns no rows). Read-only cairn statements that
+    /// return rows (`SHOW COLLECTIONS`, `DESCRIBE`) are run to learn their columns.
+    pub async fn describe(&self, text: &str) -> Result<Described> {
+        if let Some(cmd) = parse_command(text)? {
+            let schema = if cmd.returns_rows() {
+                let db = self.db.clone();
+                let current = self.database();
+                let (out, _) =
+                    tokio::task::spawn_blocking(move || command::run(&db, &current, cmd))
+                        .await
+                        .map_err(|e| QueryError::Invalid(format!("statement failed: {e}")))??;
+                Some(out.schema)
+            } else {
+                None
+            };
+            return Ok(Described {
+                params: Vec::new(),
+                schema,
+            });
+        }
+        let plan = self
+            .ctx
+            .state()
+            .create_logical_plan(text)
+            .await
+            .map_err(refine)?;
+        let tag = tag_of(&plan)?;
+        let params = ordered_params(&plan.get_parameter_types()?)?
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect();
+        let schema = match tag.as_str() {
+            "INSERT" => None,
+            _ if plan.schema().fields().is_empty() => None,
+            _ => Some(Arc::new(plan.schema().as_arrow().clone())),
+        };
+        Ok(Described { params, schema })
     }
 
     /// The types the statement's parameters take (`$1` first), as far as DataFusion infers

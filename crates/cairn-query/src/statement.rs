@@ -58,6 +58,16 @@ pub enum Command {
     Checkpoint,
 }
 
+impl Command {
+    /// Whether the statement answers with rows (and only reads).
+    pub fn returns_rows(&self) -> bool {
+        matches!(
+            self,
+            Command::ShowCollections(_) | Command::ShowDatabases | Command::Describe(_)
+        )
+    }
+}
+
 /// `[database.]collection`, as written (DataFusion's rules: unquoted names are lower-cased).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Name {

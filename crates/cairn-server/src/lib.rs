@@ -80,13 +80,13 @@ impl Server {
             state: state.clone(),
         };
         if let Some(l) = pg {
-            tokio::spawn(pg::serve(l, state.clone(), tls));
+            state.tasks.spawn(pg::serve(l, state.clone(), tls));
         }
         if let Some(l) = http {
-            tokio::spawn(http::serve(l, state.clone()));
+            state.tasks.spawn(http::serve(l, state.clone()));
         }
         if let Some(l) = ilp {
-            tokio::spawn(ilp::serve(l, state.clone()));
+            state.tasks.spawn(ilp::serve(l, state.clone()));
         }
         tracing::info!(
             data_dir = %state.config.data_dir.display(),

@@ -1,0 +1,119 @@
+//! What PostgreSQL clients expect beyond SQL itself: `pg_catalog` (from datafusion-pg-catalog,
+//! over cairn's catalog), `version()`, `current_database()`, and the rewriting of the
+//! catalog queries psql, JDBC and Grafana send into SQL DataFusion plans.
+
+use std::sync::{Arc, LazyLock};
+
+use cairn_query::datafusion::arrow::datatypes::DataType;
+use cairn_query::datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
+use cairn_query::datafusion::scalar::ScalarValue;
+use cairn_query::{CATALOG, Session};
+use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
+use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
+
+/// The PostgreSQL version cairn's wire protocol and catalogs follow.
+pub const PG_VERSION: &str = "16.6";
+/// `server_version_num` for [`PG_VERSION`].
+pub const PG_VERSION_NUM: &str = "160006";
+
+/// `server_version` as reported at startup and by `SHOW server_version`: PostgreSQL's
+/// "version (distribution)" shape, which every driver parses.
+pub fn server_version() -> String {
+    format!("{PG_VERSION} (cairn {})", env!("CARGO_PKG_VERSION"))
+}
+
+/// What `SELECT version()` answers: PostgreSQL's shape (drivers and ORMs look for
+/// "PostgreSQL <major>.<minor>"), naming cairn.
+pub fn version_string() -> String {
+    format!(
+        "PostgreSQL {PG_VERSION} (cairn {}) on {}-linux, 64-bit",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::ARCH
+    )
+}
+
+static PARSER: LazyLock<PostgresCompatibilityParser> =
+    LazyLock::new(PostgresCompatibilityParser::new);
+
+/// Installs `pg_catalog` and the PostgreSQL functions into a session.
+pub fn install(session: &Session) {
+    let ctx = session.context();
+    if let Err(e) = datafusion_pg_catalog::setup_pg_catalog(ctx, CATALOG, EmptyContextProvider) {
+        tracing::warn!(error = %e, "pg_catalog could not be installed");
+    }
+    let version = version_string();
+    ctx.register_udf(create_udf(
+        "version",
+        vec![],
+        DataType::Utf8,
+        Volatility::Immutable,
+        Arc::new(move |_args: &[ColumnarValue]| {
+            Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(
+                version.clone(),
+            ))))
+        }),
+    ));
+}
+
+/// Removes `pg_catalog` again: it refers back to the session's catalog, and that cycle
+/// would keep the session (and the database) alive after the connection ends.
+pub fn uninstall(session: &Session) {
+    if let Some(catalog) = session.context().catalog(CATALOG)
+        && let Err(e) = catalog.deregister_schema("pg_catalog", false)
+    {
+        tracing::warn!(error = %e, "removing pg_catalog");
+    }
+}
+
+/// Registers `current_database()` answering `database` (called whenever it changes).
+pub fn set_current_database(session: &Session, database: &str) {
+    let name = database.to_owned();
+    session.context().register_udf(create_udf(
+        "current_database",
+        vec![],
+        DataType::Utf8,
+        Volatility::Stable,
+        Arc::new(move |_args: &[ColumnarValue]| {
+            Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(name.clone()))))
+        }),
+    ));
+}
+
+/// Catalog queries of PostgreSQL clients rewritten into SQL DataFusion plans (regclass
+/// casts, `OPERATOR(pg_catalog.~)`, `ANY(array)`, ...). Statements that touch no
+/// PostgreSQL-specific name are returned unchanged, so cairn's own SQL never goes through
+/// the rewriter.
+pub fn rewrite(statement: &str) -> String {
+    if !looks_postgres_specific(statement) {
+        return statement.to_owned();
+    }
+    match PARSER.parse(statement) {
+        Ok(parsed) if parsed.len() == 1 => parsed
+            .first()
+            .map_or_else(|| statement.to_owned(), ToString::to_string),
+        // Not for the rewriter (cairn's own statements, or several): plan it as written
+        // and let the planner report what it cannot do.
+        _ => statement.to_owned(),
+    }
+}
+
+fn looks_postgres_specific(s: &str) -> bool {
+    let lower = s.to_ascii_lowercase();
+    [
+        "pg_",
+        "information_schema",
+        "::reg",
+        "operator(",
+        "current_user",
+        "session_user",
+        "current_schema",
+        "collate",
+        "any(",
+        "all(",
+        "array[",
+        "array(",
+        "version()",
+    ]
+    .iter()
+    .any(|k| lower.contains(k))
+}

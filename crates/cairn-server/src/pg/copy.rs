@@ -1,0 +1,171 @@
+//! `COPY name [(columns)] FROM STDIN (FORMAT csv [, HEADER] [, DELIMITER] [, NULL] [, QUOTE])`:
+//! the client's CSV is decoded as it arrives ([`crate::csv::CsvLoader`]) and written in
+//! batches, each an atomic durable write. A header is matched to the collection's columns by
+//! name (any order). If a row is bad, COPY stops there: its error names the line and column,
+//! and says how many rows were already written (they stay, as every batch is durable when
+//! written); the rest of the client's data is read and dropped.
+
+use std::sync::Arc;
+
+use cairn_query::datafusion::arrow::array::RecordBatch;
+use cairn_query::datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
+use futures::stream;
+use pgwire::api::results::{CopyResponse, Response, Tag};
+use pgwire::error::{ErrorInfo, PgWireResult};
+
+use super::conn::{Conn, error_info, query_error, user_error};
+use super::intercept::CopyIn;
+use crate::csv::CsvLoader;
+use crate::metrics::Protocol;
+
+/// A COPY in progress on a connection.
+pub struct CopyState {
+    /// `database.collection`
+    collection: String,
+    loader: CsvLoader,
+    rows_written: u64,
+    /// The first error; later data is dropped until the client ends the COPY.
+    error: Option<ErrorInfo>,
+}
+
+impl std::fmt::Debug for CopyState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CopyState")
+            .field("collection", &self.collection)
+            .field("rows_written", &self.rows_written)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts a COPY: checks the collection and columns, answers CopyInResponse.
+pub fn start(conn: &Conn, copy: &CopyIn) -> PgWireResult<(CopyState, Response)> {
+    let qualified = if copy.table.contains('.') {
+        copy.table.clone()
+    } else {
+        format!("{}.{}", conn.session.database(), copy.table)
+    };
+    let def = conn
+        .state
+        .db
+        .collection(&qualified)
+        .map_err(|e| user_error(query_error(&e.into())))?;
+    let all: Vec<Field> = def
+        .schema
+        .columns
+        .iter()
+        .map(|c| {
+            Field::new(
+                &c.name,
+                cairn_engine::batch_codec::arrow_type(c.column_type),
+                true,
+            )
+        })
+        .collect();
+    let fields = if copy.columns.is_empty() {
+        all
+    } else {
+        let mut chosen = Vec::with_capacity(copy.columns.len());
+        for name in &copy.columns {
+            let lower = name.to_ascii_lowercase();
+            match all.iter().find(|f| f.name() == name || *f.name() == lower) {
+                Some(f) => chosen.push(f.clone()),
+                None => {
+                    return Err(user_error(error_info(
+                        "42703",
+                        format!("column \"{name}\" of collection {qualified} does not exist"),
+                    )));
+                }
+            }
+        }
+        chosen
+    };
+    let columns = fields.len();
+    let schema: SchemaRef = Arc::new(Schema::new(fields));
+    let loader = CsvLoader::new(schema, copy.options.clone())
+        .map_err(|e| user_error(error_info("22P04", e.to_string())))?;
+    let state = CopyState {
+        collection: qualified,
+        loader,
+        rows_written: 0,
+        error: None,
+    };
+    Ok((
+        state,
+        Response::CopyIn(CopyResponse::new(0, columns, stream::empty())),
+    ))
+}
+
+impl CopyState {
+    pub fn rows_written(&self) -> u64 {
+        self.rows_written
+    }
+
+    /// Takes the next chunk of the client's data.
+    pub async fn data(&mut self, conn: &Conn, bytes: &[u8]) {
+        if self.error.is_some() {
+            return;
+        }
+        match self.loader.push(bytes) {
+            Ok(batches) => self.write(conn, batches).await,
+            Err(e) => self.fail("22P04", e.to_string()),
+        }
+    }
+
+    /// The end of the client's data: the last rows, then the command tag or the error.
+    pub async fn done(mut self, conn: &Conn) -> PgWireResult<Tag> {
+        if self.error.is_none() {
+            match self.loader.finish() {
+                Ok(batches) => self.write(conn, batches).await,
+                Err(e) => self.fail("22P04", e.to_string()),
+            }
+        }
+        if self.rows_written > 0 {
+            conn.copied();
+        }
+        match self.error {
+            Some(e) => Err(user_error(e)),
+            None => Ok(Tag::new("COPY").with_rows(self.rows_written as usize)),
+        }
+    }
+
+    async fn write(&mut self, conn: &Conn, batches: Vec<RecordBatch>) {
+        for batch in batches {
+            if batch.num_rows() == 0 {
+                continue;
+            }
+            let db = conn.state.db.clone();
+            let collection = self.collection.clone();
+            let rows = batch.num_rows() as u64;
+            let written = tokio::task::spawn_blocking(move || db.write(&collection, &batch)).await;
+            match written {
+                Ok(Ok(_)) => {
+                    self.rows_written += rows;
+                    conn.state.metrics.rows_ingested(Protocol::Pg, rows);
+                }
+                Ok(Err(e)) => {
+                    let q = cairn_query::QueryError::from(e);
+                    self.fail(q.sqlstate(), q.to_string());
+                    return;
+                }
+                Err(e) => {
+                    self.fail("XX000", format!("COPY write task failed: {e}"));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn fail(&mut self, code: &str, message: String) {
+        let written = self.rows_written;
+        let mut info = error_info(code, format!("COPY {}: {message}", self.collection));
+        info.detail = Some(if written == 0 {
+            "No rows were written.".to_owned()
+        } else {
+            format!(
+                "{written} rows before it were already written and stay (COPY writes in \
+                 batches, each durable when written)."
+            )
+        });
+        self.error = Some(info);
+    }
+}
