@@ -61,8 +61,8 @@ pub struct ServeArgs {
     /// Longest line-protocol line in bytes [default: 1048576].
     #[arg(long, env = "CAIRN_MAX_LINE_BYTES", value_name = "BYTES")]
     pub max_line_bytes: Option<usize>,
-    /// Largest HTTP request body (after gzip decoding) and COPY data per statement, in bytes
-    /// [default: 268435456].
+    /// Largest HTTP request body, after gzip decoding, in bytes [default: 268435456].
+    /// (COPY and line protocol over TCP stream, so they have no total limit.)
     #[arg(long, env = "CAIRN_MAX_BODY_BYTES", value_name = "BYTES")]
     pub max_body_bytes: Option<usize>,
     /// A query running longer is cancelled, e.g. 30s, 5m [default: 5m; 0 = no limit].
@@ -265,12 +265,21 @@ fn parse_listen(text: &str, what: &str) -> Result<Option<SocketAddr>> {
     if text.eq_ignore_ascii_case("off") {
         return Ok(None);
     }
-    text.parse().map(Some).map_err(|_| {
-        ServerError::Config(format!(
-            "{what}: {text:?} is not an address; write host:port (e.g. 127.0.0.1:5432 or \
-             0.0.0.0:5432) or off"
-        ))
-    })
+    if let Ok(addr) = text.parse() {
+        return Ok(Some(addr));
+    }
+    // A host name (localhost:5432): its first address.
+    use std::net::ToSocketAddrs;
+    text.to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .map(Some)
+        .ok_or_else(|| {
+            ServerError::Config(format!(
+                "{what}: {text:?} is not an address; write host:port (e.g. 127.0.0.1:5432, \
+                 localhost:5432 or 0.0.0.0:5432) or off"
+            ))
+        })
 }
 
 /// `30s`, `5m`, `1h`, `250ms`, or a bare number of seconds.
@@ -348,7 +357,7 @@ mod tests {
         let e = ServerConfig::resolve(&args).unwrap_err().to_string();
         assert!(e.contains("pg_port"), "{e}");
         let args = ServeArgs {
-            pg_listen: Some("localhost".into()),
+            pg_listen: Some("no-port-here".into()),
             data_dir: Some("/x".into()),
             ..ServeArgs::default()
         };

@@ -176,3 +176,82 @@ async fn transactions_are_honest() {
     drop(c);
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scram_users_and_refusals() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ServerConfig::for_tests(dir.path());
+    config.users = vec![cairn_server::config::User {
+        name: "alice".into(),
+        password: "s3cret pass".into(),
+    }];
+    let server = Server::start(config).await.unwrap();
+    let port = server.pg_addr.unwrap().port();
+    let dsn = |user: &str, pass: &str, db: &str| {
+        format!("host=127.0.0.1 port={port} user={user} password='{pass}' dbname={db}")
+    };
+    let (c, conn) = tokio_postgres::connect(&dsn("alice", "s3cret pass", "default"), NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let one: i64 = c.query_one("SELECT 1::BIGINT", &[]).await.unwrap().get(0);
+    assert_eq!(one, 1);
+    for (user, pass, db, code) in [
+        ("alice", "wrong", "default", "28P01"),
+        ("mallory", "x", "default", "28P01"),
+        ("cairn", "", "default", "28P01"),
+        ("alice", "s3cret pass", "nosuch", "3D000"),
+    ] {
+        let e = tokio_postgres::connect(&dsn(user, pass, db), NoTls)
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{user}/{db} connected"));
+        assert_eq!(e.code().map(|c| c.code()), Some(code), "{user}/{db}: {e}");
+    }
+    drop(c);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trust_mode_only_knows_cairn_and_limits_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ServerConfig::for_tests(dir.path());
+    config.limits.max_connections = 2;
+    let server = Server::start(config).await.unwrap();
+    let port = server.pg_addr.unwrap().port();
+    let e = tokio_postgres::connect(
+        &format!("host=127.0.0.1 port={port} user=postgres dbname=default"),
+        NoTls,
+    )
+    .await
+    .err()
+    .unwrap();
+    assert_eq!(e.code().map(|c| c.code()), Some("28000"), "{e}");
+    // libpq's habit: no database named, or the user's name: `default`.
+    let a = connect(&server).await;
+    let (b, conn) = tokio_postgres::connect(
+        &format!("host=127.0.0.1 port={port} user=cairn dbname=cairn"),
+        NoTls,
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    let d: String = b
+        .query_one("SELECT current_database()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(d, "default");
+    // A third connection is over the limit of 2.
+    let e = tokio_postgres::connect(
+        &format!("host=127.0.0.1 port={port} user=cairn dbname=default"),
+        NoTls,
+    )
+    .await
+    .err()
+    .unwrap();
+    assert_eq!(e.code().map(|c| c.code()), Some("53300"), "{e}");
+    drop(a);
+    drop(b);
+    server.shutdown().await.unwrap();
+}
