@@ -35,12 +35,21 @@ pub fn version_string() -> String {
 static PARSER: LazyLock<PostgresCompatibilityParser> =
     LazyLock::new(PostgresCompatibilityParser::new);
 
-/// Installs `pg_catalog` and the PostgreSQL functions into a session.
-pub fn install(session: &Session) {
+/// Installs `pg_catalog` and its functions into a session (a few milliseconds, so only
+/// for sessions that send a statement [`needs_catalog`]).
+pub fn install_catalog(session: &Session) {
     let ctx = session.context();
     if let Err(e) = datafusion_pg_catalog::setup_pg_catalog(ctx, CATALOG, EmptyContextProvider) {
         tracing::warn!(error = %e, "pg_catalog could not be installed");
     }
+    install_functions(session);
+    let db = session.database();
+    set_current_database(session, &db);
+}
+
+/// `version()` answering as PostgreSQL.
+pub fn install_functions(session: &Session) {
+    let ctx = session.context();
     let version = version_string();
     ctx.register_udf(create_udf(
         "version",
@@ -84,7 +93,7 @@ pub fn set_current_database(session: &Session, database: &str) {
 /// PostgreSQL-specific name are returned unchanged, so cairn's own SQL never goes through
 /// the rewriter.
 pub fn rewrite(statement: &str) -> String {
-    if !looks_postgres_specific(statement) {
+    if !needs_catalog(statement) {
         return statement.to_owned();
     }
     match PARSER.parse(statement) {
@@ -97,7 +106,8 @@ pub fn rewrite(statement: &str) -> String {
     }
 }
 
-fn looks_postgres_specific(s: &str) -> bool {
+/// Whether a statement may refer to PostgreSQL's catalogs or functions.
+pub fn needs_catalog(s: &str) -> bool {
     let lower = s.to_ascii_lowercase();
     [
         "pg_",
@@ -112,7 +122,6 @@ fn looks_postgres_specific(s: &str) -> bool {
         "all(",
         "array[",
         "array(",
-        "version()",
     ]
     .iter()
     .any(|k| lower.contains(k))

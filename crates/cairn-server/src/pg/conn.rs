@@ -43,6 +43,8 @@ pub struct Conn {
     pub session: Session,
     pub settings: Mutex<Settings>,
     block: Mutex<Block>,
+    /// `pg_catalog` is installed (on the first statement that may need it).
+    catalog: std::sync::Once,
     /// Statements running or streaming rows (shutdown waits for 0).
     busy: Arc<AtomicUsize>,
     pub closing: AtomicBool,
@@ -50,7 +52,9 @@ pub struct Conn {
 
 impl Drop for Conn {
     fn drop(&mut self) {
-        compat::uninstall(&self.session);
+        if self.catalog.is_completed() {
+            compat::uninstall(&self.session);
+        }
     }
 }
 
@@ -78,7 +82,7 @@ pub fn user_error(info: ErrorInfo) -> PgWireError {
 impl Conn {
     pub fn new(state: Arc<ServerState>, database: &str, user: &str) -> Result<Conn, QueryError> {
         let session = new_session(&state);
-        compat::install(&session);
+        compat::install_functions(&session);
         session.use_database(database)?;
         compat::set_current_database(&session, database);
         Ok(Conn {
@@ -86,9 +90,18 @@ impl Conn {
             session,
             state,
             block: Mutex::new(Block::default()),
+            catalog: std::sync::Once::new(),
             busy: Arc::new(AtomicUsize::new(0)),
             closing: AtomicBool::new(false),
         })
+    }
+
+    /// Installs `pg_catalog` before the first statement that may use it.
+    pub fn prepare_for(&self, text: &str) {
+        if compat::needs_catalog(text) {
+            self.catalog
+                .call_once(|| compat::install_catalog(&self.session));
+        }
     }
 
     pub fn busy(&self) -> usize {

@@ -134,6 +134,7 @@ impl SimpleQueryHandler for Handler {
             let text = if intercept.is_some() {
                 s.clone()
             } else {
+                conn.prepare_for(s);
                 compat::rewrite(s)
             };
             match self
@@ -198,6 +199,7 @@ impl QueryParser for StatementParser {
                 schema,
             }));
         }
+        conn.prepare_for(&text);
         let text = compat::rewrite(&text);
         let described = conn
             .session
