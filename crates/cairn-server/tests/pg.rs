@@ -255,3 +255,25 @@ async fn trust_mode_only_knows_cairn_and_limits_connections() {
     drop(b);
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statement_timeout_cancels() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let c = connect(&server).await;
+    c.batch_execute("SET statement_timeout = 200")
+        .await
+        .unwrap();
+    let e = c
+        .simple_query(
+            "SELECT count(*) FROM generate_series(1, 100000000000) AS t(x) WHERE x % 7 = 3",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code().unwrap().code(), "57014", "{e}");
+    // The connection is still usable.
+    let one: i64 = c.query_one("SELECT 1::BIGINT", &[]).await.unwrap().get(0);
+    assert_eq!(one, 1);
+    drop(c);
+    server.shutdown().await.unwrap();
+}

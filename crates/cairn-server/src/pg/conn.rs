@@ -75,6 +75,16 @@ pub fn query_error(e: &QueryError) -> ErrorInfo {
     error_info(e.sqlstate(), e.to_string())
 }
 
+/// A DataFusion error from a running stream (ours come back wrapped as External).
+fn df_error(e: DataFusionError) -> ErrorInfo {
+    if let DataFusionError::External(inner) = &e
+        && let Some(q) = inner.downcast_ref::<QueryError>()
+    {
+        return query_error(q);
+    }
+    query_error(&QueryError::from(e))
+}
+
 pub fn user_error(info: ErrorInfo) -> PgWireError {
     PgWireError::UserError(Box::new(info))
 }
@@ -352,10 +362,7 @@ where
         .map(move |b| {
             let rows: Box<dyn Iterator<Item = PgWireResult<DataRow>> + Send + Sync> = match b {
                 Ok(b) => encode_recordbatch(f.clone(), b),
-                Err(e) => {
-                    let q = QueryError::from(e);
-                    Box::new(std::iter::once(Err(user_error(query_error(&q)))))
-                }
+                Err(e) => Box::new(std::iter::once(Err(user_error(df_error(e))))),
             };
             stream::iter(rows)
         })
