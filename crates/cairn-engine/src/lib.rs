@@ -19,6 +19,7 @@ mod files;
 mod flush;
 mod ident;
 mod ingest_lp;
+pub mod inspect;
 pub mod lp;
 mod manifest;
 mod memtable;

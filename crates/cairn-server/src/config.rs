@@ -58,7 +58,7 @@ pub struct ServeArgs {
     /// Most client connections at once, over all protocols [default: 1000].
     #[arg(long, env = "CAIRN_MAX_CONNECTIONS", value_name = "N")]
     pub max_connections: Option<usize>,
-    /// Longest line-protocol line in bytes [default: 1048576].
+    /// Longest line-protocol line or COPY CSV record, in bytes [default: 1048576].
     #[arg(long, env = "CAIRN_MAX_LINE_BYTES", value_name = "BYTES")]
     pub max_line_bytes: Option<usize>,
     /// Largest HTTP request body, after gzip decoding, in bytes [default: 268435456].
@@ -304,7 +304,9 @@ pub fn parse_duration(text: &str, what: &str) -> Result<Duration> {
     Ok(Duration::from_millis(ms))
 }
 
-fn default_data_dir() -> Result<PathBuf> {
+/// `cairn serve`'s data directory when none is given: `$XDG_DATA_HOME/cairn`, else
+/// `~/.local/share/cairn`.
+pub fn default_data_dir() -> Result<PathBuf> {
     if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
         return Ok(PathBuf::from(d).join("cairn"));
     }

@@ -5,6 +5,9 @@
 //! [`Server::start`] opens the database and binds every configured listener;
 //! [`Server::shutdown`] stops accepting, lets in-flight requests finish, flushes and syncs.
 
+// Engine and query errors are large by design (they carry paths and context).
+#![allow(clippy::result_large_err)]
+
 pub mod config;
 pub mod csv;
 pub mod error;

@@ -17,6 +17,7 @@ mod commit;
 mod crypto;
 mod encode;
 mod error;
+pub mod inspect;
 mod lsn;
 mod options;
 mod reader;

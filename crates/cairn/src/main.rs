@@ -43,7 +43,8 @@ enum Command {
     Sql(shell::SqlArgs),
     /// Load CSV or line-protocol files into a collection, with a progress bar.
     Import(import::ImportArgs),
-    /// Show and verify WAL segments and partition files: headers, footers, pages, checksums.
+    /// Show and verify a data directory, WAL segments and partition files: catalog,
+    /// manifests, headers, footers, pages; every checksum verified.
     Inspect(inspect::InspectArgs),
     /// Measure the performance of cairn's components on this machine.
     Bench(BenchArgs),

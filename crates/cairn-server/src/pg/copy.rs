@@ -107,7 +107,19 @@ impl CopyState {
         }
         match self.loader.push(bytes) {
             Ok(batches) => self.write(conn, batches).await,
-            Err(e) => self.fail("22P04", e.to_string()),
+            Err(e) => return self.fail("22P04", e.to_string()),
+        }
+        // One unfinished record may not grow without bound (an unclosed quote, a client
+        // that never sends a newline).
+        let max = conn.state.config.limits.max_line_bytes;
+        if self.loader.pending_bytes() > max {
+            self.fail(
+                "54000",
+                format!(
+                    "a CSV record longer than {max} bytes (an unclosed quote?); raise \
+                     --max-line-bytes for longer records"
+                ),
+            );
         }
     }
 
