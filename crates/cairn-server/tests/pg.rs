@@ -277,3 +277,30 @@ async fn statement_timeout_cancels() {
     drop(c);
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_memory_is_limited() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ServerConfig::for_tests(dir.path());
+    config.limits.query_memory_bytes = 4_000_000;
+    let server = Server::start(config).await.unwrap();
+    let c = connect(&server).await;
+    let e = c
+        .simple_query(
+            "SELECT x, count(*) FROM generate_series(1, 3000000) t(x) GROUP BY x ORDER BY 2 DESC LIMIT 1",
+        )
+        .await
+        .unwrap_err();
+    let db = e.as_db_error().unwrap();
+    assert_eq!(db.code().code(), "53200", "{e}");
+    assert!(db.hint().unwrap().contains("--query-memory-bytes"), "{e}");
+    // Small queries still run on the same connection.
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM generate_series(1, 1000) t(x)", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1000);
+    drop(c);
+    server.shutdown().await.unwrap();
+}

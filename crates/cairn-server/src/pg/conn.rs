@@ -72,7 +72,25 @@ pub fn error_info(code: &str, message: impl Into<String>) -> ErrorInfo {
 }
 
 pub fn query_error(e: &QueryError) -> ErrorInfo {
-    error_info(e.sqlstate(), e.to_string())
+    let mut info = error_info(e.sqlstate(), e.to_string());
+    match e.sqlstate() {
+        "53200" => {
+            info.hint = Some(
+                "the statement needs more memory than one query may use: raise the server's \
+                 --query-memory-bytes, or narrow the query"
+                    .into(),
+            );
+        }
+        "57014" => {
+            info.hint = Some(
+                "raise statement_timeout (SET statement_timeout = '10min') up to the server's \
+                 --query-timeout"
+                    .into(),
+            );
+        }
+        _ => {}
+    }
+    info
 }
 
 /// A DataFusion error from a running stream (ours come back wrapped as External).
