@@ -260,6 +260,18 @@ impl Db {
         self.inner.maintain(true)
     }
 
+    /// Why the database stopped taking writes (a failed log write or flush), if it did; a
+    /// closed database reports that it is closed.
+    pub fn failure(&self) -> Option<String> {
+        if let Some(why) = self.inner.failure() {
+            return Some(why);
+        }
+        self.inner
+            .closed
+            .load(Ordering::Acquire)
+            .then(|| "the database is closed".to_owned())
+    }
+
     /// Counters since open (rows written, flushes, compactions).
     pub fn counters(&self) -> EngineCounters {
         let i = &self.inner;
