@@ -13,8 +13,6 @@ use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan, WriteOp};
-use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
 
 use crate::agg_exec::EngineAggregation;
 use crate::catalog::{CATALOG, CairnCatalog};
@@ -421,35 +419,149 @@ fn refine(e: datafusion::error::DataFusionError) -> QueryError {
     e.into()
 }
 
-/// The statements of `text`, split at top-level semicolons (strings and comments respected);
-/// empty statements are dropped.
+/// The statements of `text`, split at top-level semicolons, each exactly as written (quotes,
+/// escapes and comments kept). Strings ('...' with '' inside, E'...' with backslash
+/// escapes, $tag$...$tag$), quoted identifiers and comments (--, nested /* */) are respected;
+/// statements with nothing but whitespace and comments are dropped. An unterminated string,
+/// identifier or comment is a syntax error.
 pub fn split_statements(text: &str) -> Result<Vec<String>> {
-    let dialect = PostgreSqlDialect {};
-    let tokens = Tokenizer::new(&dialect, text)
-        .tokenize()
-        .map_err(|e| QueryError::Syntax(e.to_string()))?;
+    let b = text.as_bytes();
     let mut out = Vec::new();
-    let mut current = String::new();
+    let mut start = 0;
     let mut meaningful = false;
-    for t in tokens {
-        match &t {
-            Token::SemiColon => {
+    let mut i = 0;
+    let unterminated = |what: &str| QueryError::Syntax(format!("unterminated {what}"));
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b';' => {
                 if meaningful {
-                    out.push(std::mem::take(&mut current));
+                    out.push(text[start..i].trim().to_owned());
                 }
-                current.clear();
+                start = i + 1;
                 meaningful = false;
-                continue;
+                i += 1;
             }
-            Token::Whitespace(Whitespace::SingleLineComment { .. })
-            | Token::Whitespace(Whitespace::MultiLineComment(_)) => {}
-            Token::Whitespace(_) => {}
-            _ => meaningful = true,
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                i = b[i..]
+                    .iter()
+                    .position(|&x| x == b'\n')
+                    .map_or(b.len(), |p| i + p + 1);
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                let mut depth = 1;
+                i += 2;
+                while depth > 0 {
+                    match (b.get(i), b.get(i + 1)) {
+                        (Some(b'/'), Some(b'*')) => {
+                            depth += 1;
+                            i += 2;
+                        }
+                        (Some(b'*'), Some(b'/')) => {
+                            depth -= 1;
+                            i += 2;
+                        }
+                        (Some(_), _) => i += 1,
+                        (None, _) => return Err(unterminated("comment")),
+                    }
+                }
+            }
+            b'\'' => {
+                meaningful = true;
+                // E'...' (also e'...'): backslash escapes; otherwise only '' escapes.
+                let escapes = i > 0
+                    && matches!(b[i - 1], b'E' | b'e')
+                    && (i < 2 || !(b[i - 2].is_ascii_alphanumeric() || b[i - 2] == b'_'));
+                i += 1;
+                loop {
+                    match b.get(i) {
+                        None => return Err(unterminated("quoted string")),
+                        Some(b'\\') if escapes => i += 2,
+                        Some(b'\'') if b.get(i + 1) == Some(&b'\'') => i += 2,
+                        Some(b'\'') => {
+                            i += 1;
+                            break;
+                        }
+                        Some(_) => i += 1,
+                    }
+                }
+            }
+            b'"' => {
+                meaningful = true;
+                i += 1;
+                loop {
+                    match b.get(i) {
+                        None => return Err(unterminated("quoted identifier")),
+                        Some(b'"') if b.get(i + 1) == Some(&b'"') => i += 2,
+                        Some(b'"') => {
+                            i += 1;
+                            break;
+                        }
+                        Some(_) => i += 1,
+                    }
+                }
+            }
+            b'$' => {
+                meaningful = true;
+                // $tag$ ... $tag$ (tag empty or an identifier); $1 is a parameter.
+                let tag_end = b[i + 1..]
+                    .iter()
+                    .position(|&x| !(x.is_ascii_alphanumeric() || x == b'_'))
+                    .map(|p| i + 1 + p);
+                match tag_end {
+                    Some(e)
+                        if b[e] == b'$' && !b.get(i + 1).is_some_and(|x| x.is_ascii_digit()) =>
+                    {
+                        let tag = &b[i..=e];
+                        let body = e + 1;
+                        match b[body..].windows(tag.len()).position(|w| w == tag) {
+                            Some(p) => i = body + p + tag.len(),
+                            None => return Err(unterminated("dollar-quoted string")),
+                        }
+                    }
+                    _ => i += 1,
+                }
+            }
+            c if c.is_ascii_whitespace() => i += 1,
+            _ => {
+                meaningful = true;
+                i += 1;
+            }
         }
-        current.push_str(&t.to_string());
     }
     if meaningful {
-        out.push(current);
+        out.push(text[start..].trim().to_owned());
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod split_tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::split_statements;
+
+    #[test]
+    fn statements_keep_their_text() {
+        let s = split_statements(
+            "SELECT 'it''s; here' AS a; -- c;\n SELECT E'x\\'; y' ; /* a /* b; */ c */ ;\
+             SELECT $$a;b$$, $t$;$t$, $1; SELECT \"we;ird\"\"\" FROM t",
+        )
+        .unwrap();
+        assert_eq!(
+            s,
+            vec![
+                "SELECT 'it''s; here' AS a",
+                "-- c;\n SELECT E'x\\'; y'",
+                "SELECT $$a;b$$, $t$;$t$, $1",
+                "SELECT \"we;ird\"\"\" FROM t",
+            ]
+        );
+        assert!(
+            split_statements(" ; -- only a comment\n ;")
+                .unwrap()
+                .is_empty()
+        );
+        assert!(split_statements("SELECT 'open").is_err());
+        assert!(split_statements("SELECT /* open").is_err());
+    }
 }
