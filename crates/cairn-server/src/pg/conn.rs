@@ -376,10 +376,11 @@ where
 {
     let fields = Arc::new(arrow_schema_to_pg_fields(schema, format, None)?);
     let f = fields.clone();
+    let format = format.clone();
     let rows = batches
         .map(move |b| {
             let rows: Box<dyn Iterator<Item = PgWireResult<DataRow>> + Send + Sync> = match b {
-                Ok(b) => encode_recordbatch(f.clone(), b),
+                Ok(b) => encode_recordbatch(f.clone(), super::text::pg_text_columns(b, &format)),
                 Err(e) => Box::new(std::iter::once(Err(user_error(df_error(e))))),
             };
             stream::iter(rows)

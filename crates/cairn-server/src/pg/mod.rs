@@ -10,6 +10,7 @@ pub mod copy;
 pub mod intercept;
 pub mod protocol;
 pub mod settings;
+pub mod text;
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
