@@ -170,34 +170,10 @@ fn parse_csv(path: &Path, rows: usize) -> Result<Dataset> {
     Ok(cols.into_dataset(origin))
 }
 
-/// 'YYYY-MM-DD HH:MM:SS.mmm' (UTC) to nanoseconds since the epoch.
+/// 'YYYY-MM-DD HH:MM:SS.mmm' (UTC) to nanoseconds since the epoch: the server's CSV
+/// timestamp parser, so the bench reads the data exactly as `COPY` and `cairn import` do.
 pub(super) fn parse_ts_ns(s: &[u8]) -> Option<i64> {
-    if s.len() != 23 || s[4] != b'-' || s[7] != b'-' || s[10] != b' ' || s[19] != b'.' {
-        return None;
-    }
-    let num = |a: usize, b: usize| -> Option<i64> {
-        s[a..b].iter().try_fold(0i64, |acc, &c| {
-            c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
-        })
-    };
-    let (y, m, d) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
-    let (h, mi, sec, ms) = (num(11, 13)?, num(14, 16)?, num(17, 19)?, num(20, 23)?);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
-        return None;
-    }
-    let secs = days_from_civil(y, m, d) * 86_400 + h * 3600 + mi * 60 + sec;
-    Some((secs * 1000 + ms) * 1_000_000)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    cairn_server::csv::parse_timestamp_ns(s).ok()
 }
 
 const QTYPES: [(&str, u32); 10] = [
@@ -303,7 +279,6 @@ mod tests {
             parse_ts_ns(b"2024-03-01 12:34:56.789"),
             Some(1_709_296_496_789_000_000)
         );
-        assert_eq!(parse_ts_ns(b"2024-01-01T00:00:00.000"), None);
         assert_eq!(parse_ts_ns(b"2024-13-01 00:00:00.000"), None);
     }
 
