@@ -89,7 +89,7 @@ fn parameters() -> DefaultServerParameterProvider {
     let mut p = DefaultServerParameterProvider::default();
     p.server_version = compat::server_version();
     p.time_zone = "UTC".to_owned();
-    p.search_path = "default".to_owned();
+    p.search_path = super::settings::quote_ident("default");
     p
 }
 
@@ -118,7 +118,7 @@ impl NoopStartupHandler for Trust {
         for (k, v) in [
             ("server_version", compat::server_version()),
             ("TimeZone", "UTC".to_owned()),
-            ("search_path", "default".to_owned()),
+            ("search_path", super::settings::quote_ident("default")),
         ] {
             client
                 .feed(PgWireBackendMessage::ParameterStatus(ParameterStatus::new(

@@ -2,7 +2,11 @@
 //! over cairn's catalog), `version()`, `current_database()`, and the rewriting of the
 //! catalog queries psql, JDBC and Grafana send into SQL DataFusion plans.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, Mutex};
+
+use cairn_query::datafusion::error::DataFusionError;
+
+use super::settings::Settings;
 
 use cairn_query::datafusion::arrow::datatypes::DataType;
 use cairn_query::datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
@@ -72,6 +76,37 @@ pub fn uninstall(session: &Session) {
     {
         tracing::warn!(error = %e, "removing pg_catalog");
     }
+}
+
+/// `current_setting(name)`: the session's setting, as `SHOW name` answers it (Grafana reads
+/// `server_version_num` and `search_path` with it).
+pub fn install_current_setting(session: &Session, settings: Arc<Mutex<Settings>>) {
+    session.context().register_udf(create_udf(
+        "current_setting",
+        vec![DataType::Utf8],
+        DataType::Utf8,
+        Volatility::Stable,
+        Arc::new(move |args: &[ColumnarValue]| {
+            let name = match args.first() {
+                Some(ColumnarValue::Scalar(ScalarValue::Utf8(Some(n)))) => n.clone(),
+                _ => {
+                    return Err(DataFusionError::Plan(
+                        "current_setting takes a constant setting name".into(),
+                    ));
+                }
+            };
+            let value = settings
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .show(&name)
+                .ok_or_else(|| {
+                    DataFusionError::Plan(format!(
+                        "unrecognized configuration parameter \"{name}\""
+                    ))
+                })?;
+            Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(value))))
+        }),
+    ));
 }
 
 /// Registers `current_database()` answering `database` (called whenever it changes).

@@ -41,7 +41,7 @@ struct Block {
 pub struct Conn {
     pub state: Arc<ServerState>,
     pub session: Session,
-    pub settings: Mutex<Settings>,
+    pub settings: Arc<Mutex<Settings>>,
     block: Mutex<Block>,
     /// `pg_catalog` is installed (on the first statement that may need it).
     catalog: std::sync::Once,
@@ -113,8 +113,10 @@ impl Conn {
         compat::install_functions(&session);
         session.use_database(database)?;
         compat::set_current_database(&session, database);
+        let settings = Arc::new(Mutex::new(Settings::new(database, user)));
+        compat::install_current_setting(&session, settings.clone());
         Ok(Conn {
-            settings: Mutex::new(Settings::new(database, user)),
+            settings,
             session,
             state,
             block: Mutex::new(Block::default()),

@@ -53,7 +53,7 @@ impl Settings {
         put("timezone", "UTC");
         put("integer_datetimes", "on");
         put("standard_conforming_strings", "on");
-        put("search_path", database);
+        put("search_path", &quote_ident(database));
         put("application_name", "");
         put("extra_float_digits", "1");
         put("client_min_messages", "notice");
@@ -199,7 +199,77 @@ impl Settings {
     /// Notes a database change made by `USE` (shown as `search_path`).
     pub fn database_changed(&mut self, database: &str) {
         self.values
-            .insert("search_path".to_owned(), database.to_owned());
+            .insert("search_path".to_owned(), quote_ident(database));
+    }
+}
+
+/// An identifier as PostgreSQL's `quote_ident` writes it: bare when it is a lower-case name
+/// that is not a reserved word, quoted otherwise (so `search_path` shows `"default"`, and
+/// clients comparing it with `quote_ident(table_schema)`, as Grafana does, find it).
+pub fn quote_ident(name: &str) -> String {
+    const RESERVED: [&str; 50] = [
+        "all",
+        "analyse",
+        "analyze",
+        "and",
+        "any",
+        "array",
+        "as",
+        "asc",
+        "both",
+        "case",
+        "cast",
+        "check",
+        "collate",
+        "column",
+        "constraint",
+        "create",
+        "default",
+        "desc",
+        "distinct",
+        "do",
+        "else",
+        "end",
+        "false",
+        "for",
+        "foreign",
+        "from",
+        "grant",
+        "group",
+        "having",
+        "in",
+        "into",
+        "leading",
+        "limit",
+        "not",
+        "null",
+        "offset",
+        "on",
+        "only",
+        "or",
+        "order",
+        "primary",
+        "references",
+        "select",
+        "table",
+        "then",
+        "to",
+        "true",
+        "union",
+        "user",
+        "where",
+    ];
+    let plain = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain && !RESERVED.contains(&name) {
+        name.to_owned()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
     }
 }
 
@@ -264,6 +334,16 @@ mod tests {
             Some("metrics".into())
         );
         assert_eq!(s.set("search_path", Some("public"), &dbs).unwrap(), None);
+        assert_eq!(
+            s.set("search_path", Some("\"default\""), &dbs).unwrap(),
+            Some("default".into())
+        );
+        assert_eq!(
+            Settings::new("default", "x").show("search_path").unwrap(),
+            "\"default\""
+        );
+        assert_eq!(quote_ident("metrics"), "metrics");
+        assert_eq!(quote_ident("My-Db"), "\"My-Db\"");
         assert_eq!(
             s.set("no_such_thing", Some("1"), &dbs).unwrap_err().0,
             "42704"
