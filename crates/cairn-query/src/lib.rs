@@ -29,6 +29,7 @@ pub use output::QueryOutput;
 pub use scan_exec::ScanExec;
 pub use session::{Described, Execution, Session, SessionOptions, split_statements};
 pub use statement::IMPLICIT_TIME_KEY;
+pub use table::table_schema;
 
 /// DataFusion and Arrow as this crate uses them (one version for every caller).
 pub use datafusion;

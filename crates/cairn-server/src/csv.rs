@@ -21,13 +21,12 @@ use std::fmt;
 use std::sync::Arc;
 
 use cairn_engine::CollectionDef;
-use cairn_engine::batch_codec::arrow_type;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 
 use columns::ColumnBuilder;
 use split::{Record, Splitter};
-pub use value::{parse_bool, parse_timestamp_ns};
+pub use value::{civil_from_days, parse_bool, parse_timestamp_ns};
 
 /// Rows per batch unless [`CsvLoader::with_batch_rows`] says otherwise.
 pub const DEFAULT_BATCH_ROWS: usize = 65_536;
@@ -90,16 +89,10 @@ impl CsvError {
     }
 }
 
-/// The Arrow schema of a collection's columns, in the engine's types (what
-/// [`CsvLoader::new`] takes).
+/// The Arrow schema of a collection's columns, in the engine's types, every column nullable
+/// (what [`CsvLoader::new`] takes): the collection's SQL schema.
 pub fn collection_schema(def: &CollectionDef) -> SchemaRef {
-    Arc::new(Schema::new(
-        def.schema
-            .columns
-            .iter()
-            .map(|c| Field::new(&c.name, arrow_type(c.column_type), true))
-            .collect::<Vec<_>>(),
-    ))
+    cairn_query::table_schema(def)
 }
 
 /// The incremental decoder of one CSV text for one collection.

@@ -10,6 +10,8 @@
 use std::io::{self, Write};
 
 use cairn_query::QueryOutput;
+
+use crate::csv::civil_from_days;
 use cairn_query::arrow::array::{Array, ArrayRef, AsArray};
 use cairn_query::arrow::compute::cast;
 use cairn_query::arrow::datatypes::{
@@ -315,21 +317,6 @@ fn timestamp(w: &mut Vec<u8>, v: i64, unit: TimeUnit, utc: bool) -> io::Result<(
 fn date(w: &mut Vec<u8>, days: i64) -> io::Result<()> {
     let (y, m, d) = civil_from_days(days);
     write!(w, "\"{y:04}-{m:02}-{d:02}\"")
-}
-
-/// Year, month, day of a day count since 1970-01-01 (proleptic Gregorian; H. Hinnant's
-/// `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 #[cfg(test)]

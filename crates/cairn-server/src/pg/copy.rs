@@ -49,17 +49,10 @@ pub fn start(conn: &Conn, copy: &CopyIn) -> PgWireResult<(CopyState, Response)> 
         .db
         .collection(&qualified)
         .map_err(|e| user_error(query_error(&e.into())))?;
-    let all: Vec<Field> = def
-        .schema
-        .columns
+    let all: Vec<Field> = crate::csv::collection_schema(&def)
+        .fields()
         .iter()
-        .map(|c| {
-            Field::new(
-                &c.name,
-                cairn_engine::batch_codec::arrow_type(c.column_type),
-                true,
-            )
-        })
+        .map(|f| f.as_ref().clone())
         .collect();
     let fields = if copy.columns.is_empty() {
         all

@@ -22,7 +22,7 @@ mod ingest_phase;
 mod ingest_report;
 mod ingest_spill;
 mod raw;
-mod report;
+pub(crate) mod report;
 mod wal_cells;
 mod wal_goals;
 mod wal_json;

@@ -137,7 +137,7 @@ impl Json {
                 out.push_str(&n.to_string());
             }
             Json::Num(_) => out.push_str("null"),
-            Json::Str(s) => write_str(out, s),
+            Json::Str(s) => json_string(out, s),
             Json::Arr(items) if items.is_empty() => out.push_str("[]"),
             Json::Arr(items) => {
                 out.push_str("[\n");
@@ -154,7 +154,7 @@ impl Json {
                 out.push_str("{\n");
                 for (i, (key, value)) in fields.iter().enumerate() {
                     out.push_str(&pad(indent + 1));
-                    write_str(out, key);
+                    json_string(out, key);
                     out.push_str(": ");
                     value.write(out, indent + 1);
                     out.push_str(if i + 1 < fields.len() { ",\n" } else { "\n" });
@@ -194,24 +194,6 @@ impl From<&str> for Json {
     fn from(value: &str) -> Self {
         Json::Str(value.to_string())
     }
-}
-
-fn write_str(out: &mut String, s: &str) {
-    out.push('"');
-    for ch in s.chars() {
-        match ch {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                out.push_str(&format!("\\u{:04x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 /// The 1, 5 and 15 minute load averages, or "unknown".
@@ -257,6 +239,12 @@ pub fn finish(
         println!("JSON written to {}", path.display());
     }
     Ok(())
+}
+
+/// `s` as a JSON string literal (quotes and escapes), appended to `out`; shared by the
+/// reports and `cairn sql --format json`.
+pub(crate) fn json_string(out: &mut String, s: &str) {
+    out.push_str(&serde_json::Value::from(s).to_string());
 }
 
 #[cfg(test)]

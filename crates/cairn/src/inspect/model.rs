@@ -6,6 +6,7 @@ use std::fmt;
 use std::fmt::Write as _;
 use std::path::Path;
 
+use cairn_server::csv::civil_from_days;
 use serde::Serialize;
 
 /// Damage or an inconsistency: `<file>: offset <n>: <expected> (found <found>)`.
@@ -130,20 +131,6 @@ pub fn fmt_time_ms(ms: u64) -> String {
         .ok()
         .and_then(|ms| ms.checked_mul(1_000_000))
         .map_or_else(|| format!("{ms} ms"), fmt_time_ns)
-}
-
-/// (year, month, day) of a day count since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 /// Bytes as lowercase hex pairs separated by spaces (at most `max` bytes, then `…`).

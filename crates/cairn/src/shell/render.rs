@@ -10,6 +10,7 @@ use clap::ValueEnum;
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
 
 use super::conn::{Kind, Outcome};
+use crate::bench::report::json_string;
 
 /// psql's table: no outer border, `|` between columns, `-` and `+` under the header.
 const PSQL_STYLE: &str = "     -+ |          ";
@@ -114,24 +115,6 @@ fn json(out: &Outcome) -> String {
     }
     text.push_str(if out.rows.is_empty() { "]\n" } else { "\n]\n" });
     text
-}
-
-fn json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for ch in s.chars() {
-        match ch {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => {
-                let _w = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 #[cfg(test)]
