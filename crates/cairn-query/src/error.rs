@@ -17,6 +17,9 @@ pub enum QueryError {
     /// A name that does not resolve, a type mismatch, a bad option value.
     #[error("{0}")]
     Invalid(String),
+    /// A value written as text that does not read as its type (`'maybe'` for a boolean).
+    #[error("{0}")]
+    InvalidText(String),
     /// A parameter is missing, extra or of the wrong type.
     #[error("parameter error: {0}")]
     Parameter(String),
@@ -35,7 +38,12 @@ impl From<DataFusionError> for QueryError {
         match e {
             DataFusionError::External(inner) => match inner.downcast::<EngineError>() {
                 Ok(engine) => QueryError::Engine(*engine),
-                Err(other) => QueryError::DataFusion(Box::new(DataFusionError::External(other))),
+                Err(other) => match other.downcast::<QueryError>() {
+                    Ok(query) => *query,
+                    Err(other) => {
+                        QueryError::DataFusion(Box::new(DataFusionError::External(other)))
+                    }
+                },
             },
             DataFusionError::SQL(e, _) => QueryError::Syntax(e.to_string()),
             DataFusionError::NotImplemented(m) => QueryError::Unsupported(m),
@@ -57,6 +65,7 @@ impl QueryError {
             QueryError::Syntax(_) => "42601",
             QueryError::Unsupported(_) => "0A000",
             QueryError::Invalid(_) => "42000",
+            QueryError::InvalidText(_) => "22P02",
             QueryError::Parameter(_) => "08P01",
             QueryError::Canceled(_) => "57014",
             QueryError::Engine(e) => match e {

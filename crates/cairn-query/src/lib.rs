@@ -20,6 +20,7 @@ mod session;
 mod statement;
 mod table;
 mod time_bucket;
+mod untyped;
 
 pub use agg_exec::{CairnAggregateExec, EngineAggregation};
 pub use catalog::CATALOG;

@@ -8,11 +8,12 @@ use cairn_engine::Db;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::config::Dialect;
 use datafusion::common::{ParamValues, ScalarValue};
-use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::execution::{FunctionRegistry, SendableRecordBatchStream};
 use datafusion::logical_expr::{DdlStatement, LogicalPlan, WriteOp};
+use datafusion::optimizer::{Analyzer, AnalyzerRule};
 
 use crate::agg_exec::EngineAggregation;
 use crate::catalog::{CATALOG, CairnCatalog};
@@ -21,6 +22,7 @@ use crate::error::{QueryError, Result, unsupported};
 use crate::output::QueryOutput;
 use crate::statement::parse_command;
 use crate::time_bucket::TimeBucket;
+use crate::untyped::{BooleanComparisons, UntypedLiterals, type_limit_placeholders};
 
 /// How a [`Session`] plans and what it may use.
 #[derive(Debug, Clone, Copy)]
@@ -117,9 +119,13 @@ impl Session {
             .with_default_catalog_and_schema(CATALOG, &database)
             .with_target_partitions(threads);
         config.options_mut().sql_parser.dialect = Dialect::PostgreSQL;
+        let mut analyzer: Vec<Arc<dyn AnalyzerRule + Send + Sync>> =
+            vec![Arc::new(UntypedLiterals)];
+        analyzer.extend(Analyzer::new().rules);
         let mut state = SessionStateBuilder::new()
             .with_config(config)
-            .with_default_features();
+            .with_default_features()
+            .with_analyzer_rules(analyzer);
         if let Some(limit) = options.memory_limit {
             let runtime = RuntimeEnvBuilder::new()
                 .with_memory_limit(limit, 1.0)
@@ -132,7 +138,11 @@ impl Session {
         if fast_paths {
             state = state.with_physical_optimizer_rule(Arc::new(EngineAggregation));
         }
-        let ctx = SessionContext::new_with_state(state.build());
+        let mut state = state.build();
+        if let Err(e) = state.register_expr_planner(Arc::new(BooleanComparisons)) {
+            tracing::warn!(error = %e, "boolean literal planner not registered");
+        }
+        let ctx = SessionContext::new_with_state(state);
         ctx.register_catalog(CATALOG, Arc::new(CairnCatalog::new(db.clone(), fast_paths)));
         ctx.register_udf(TimeBucket::udf());
         Session {
@@ -234,11 +244,9 @@ impl Session {
             .with_allow_ddl(false)
             .with_allow_dml(true)
             .with_allow_statements(true);
-        let df = self
-            .ctx
-            .sql_with_options(text, options)
-            .await
-            .map_err(refine)?;
+        let plan = self.plan(text).await?;
+        options.verify_plan(&plan).map_err(refine)?;
+        let df = self.ctx.execute_logical_plan(plan).await.map_err(refine)?;
         let tag = tag_of(df.logical_plan())?;
         let df = bind(df, params)?;
         let schema = Arc::new(df.schema().as_arrow().clone());
@@ -284,12 +292,7 @@ impl Session {
                 schema,
             });
         }
-        let plan = self
-            .ctx
-            .state()
-            .create_logical_plan(text)
-            .await
-            .map_err(refine)?;
+        let plan = self.plan(text).await?;
         let tag = tag_of(&plan)?;
         let params = ordered_params(&plan.get_parameter_types()?)?
             .into_iter()
@@ -303,18 +306,25 @@ impl Session {
         Ok(Described { params, schema })
     }
 
-    /// The types the statement's parameters take (`$1` first), as far as DataFusion infers
-    /// them from context; `None` where it cannot.
-    pub async fn parameter_types(&self, text: &str) -> Result<Vec<Option<DataType>>> {
-        if parse_command(text)?.is_some() {
-            return Ok(Vec::new());
-        }
+    /// The logical plan of a DataFusion statement, with PostgreSQL's types for untyped
+    /// `LIMIT`/`OFFSET` parameters.
+    async fn plan(&self, text: &str) -> Result<LogicalPlan> {
         let plan = self
             .ctx
             .state()
             .create_logical_plan(text)
             .await
             .map_err(refine)?;
+        type_limit_placeholders(plan).map_err(refine)
+    }
+
+    /// The types the statement's parameters take (`$1` first), as far as DataFusion infers
+    /// them from context; `None` where it cannot.
+    pub async fn parameter_types(&self, text: &str) -> Result<Vec<Option<DataType>>> {
+        if parse_command(text)?.is_some() {
+            return Ok(Vec::new());
+        }
+        let plan = self.plan(text).await?;
         Ok(ordered_params(&plan.get_parameter_types()?)?
             .into_iter()
             .map(|(_, t)| t)

@@ -76,6 +76,28 @@ fn sql_with_parameters_survives_restart_and_flush() {
     assert_eq!(scanned, 3);
 }
 
+/// `LIMIT $1` / `OFFSET $2` take BIGINT parameters, also when given as text (as drivers
+/// that send untyped parameters do); a value that is not a number is an error naming it.
+#[test]
+fn limit_and_offset_parameters_are_bigint() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), DbOptions::default()).unwrap();
+    db.sql("CREATE TIMESERIES m (ts TIMESTAMP TIME_KEY, v BIGINT)", &[])
+        .unwrap();
+    db.sql(
+        "INSERT INTO m VALUES ('2024-01-01T00:00:00Z', 1), ('2024-01-01T00:00:01Z', 2), \
+         ('2024-01-01T00:00:02Z', 3), ('2024-01-01T00:00:03Z', 4)",
+        &[],
+    )
+    .unwrap();
+    let sum = "SELECT sum(v) FROM (SELECT v FROM m ORDER BY v LIMIT $1 OFFSET $2)";
+    assert_eq!(count(&db, sum, &["2".into(), "1".into()]), 5);
+    assert_eq!(count(&db, sum, &[3i64.into(), 0i64.into()]), 6);
+    let bad = db.sql(sum, &["two".into(), "0".into()]).unwrap_err();
+    assert!(matches!(bad, QueryError::Parameter(_)), "{bad}");
+    assert!(bad.to_string().contains("$1"), "{bad}");
+}
+
 #[test]
 fn parameter_mistakes_are_errors() {
     let dir = tempfile::tempdir().unwrap();

@@ -47,6 +47,19 @@ pub fn install_catalog(session: &Session) {
         tracing::warn!(error = %e, "pg_catalog could not be installed");
     }
     install_functions(session);
+    // PostgreSQL's type names in information_schema (DataFusion's own gives Arrow's).
+    if let Some(catalog) = ctx.catalog(CATALOG) {
+        ctx.state_ref()
+            .write()
+            .config_mut()
+            .options_mut()
+            .catalog
+            .information_schema = false;
+        let info = Arc::new(super::info_schema::InfoSchema::new(CATALOG, &catalog));
+        if let Err(e) = catalog.register_schema(super::info_schema::NAME, info) {
+            tracing::warn!(error = %e, "information_schema could not be installed");
+        }
+    }
     let db = session.database();
     set_current_database(session, &db);
 }
@@ -127,10 +140,16 @@ pub fn set_current_database(session: &Session, database: &str) {
 /// casts, `OPERATOR(pg_catalog.~)`, `ANY(array)`, ...). Statements that touch no
 /// PostgreSQL-specific name are returned unchanged, so cairn's own SQL never goes through
 /// the rewriter.
-pub fn rewrite(statement: &str) -> String {
+pub fn rewrite(statement: &str, settings: &Settings) -> String {
     if !needs_catalog(statement) {
         return statement.to_owned();
     }
+    let substituted = super::search_path::substitute(
+        statement,
+        &settings.show("search_path").unwrap_or_default(),
+        &settings.show("session_authorization").unwrap_or_default(),
+    );
+    let statement = substituted.as_deref().unwrap_or(statement);
     match PARSER.parse(statement) {
         Ok(parsed) if parsed.len() == 1 => parsed
             .first()

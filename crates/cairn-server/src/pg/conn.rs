@@ -134,6 +134,11 @@ impl Conn {
         }
     }
 
+    /// The statement as DataFusion can plan it (PostgreSQL catalog queries rewritten).
+    pub fn rewrite(&self, text: &str) -> String {
+        compat::rewrite(text, &self.settings())
+    }
+
     pub fn busy(&self) -> usize {
         self.busy.load(Ordering::Acquire)
     }
@@ -307,7 +312,12 @@ impl Conn {
                     state: self.state.clone(),
                     _busy: busy,
                 };
-                rows_response(&tag, &schema, format, watched)
+                rows_response(
+                    &tag,
+                    &super::names::pg_names(text, &schema),
+                    format,
+                    watched,
+                )
             }
         }
     }

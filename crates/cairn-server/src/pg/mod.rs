@@ -7,8 +7,11 @@ pub mod auth;
 pub mod compat;
 pub mod conn;
 pub mod copy;
+pub mod info_schema;
 pub mod intercept;
+pub mod names;
 pub mod protocol;
+pub mod search_path;
 pub mod settings;
 pub mod text;
 

@@ -24,10 +24,10 @@ use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use tokio::sync::Mutex;
 
-use super::compat;
 use super::conn::{Conn, error_info, query_error, user_error};
 use super::copy::{self, CopyState};
 use super::intercept::{Intercept, classify};
+use super::names;
 
 /// A parsed statement of the extended protocol.
 #[derive(Debug, Clone)]
@@ -135,7 +135,7 @@ impl SimpleQueryHandler for Handler {
                 s.clone()
             } else {
                 conn.prepare_for(s);
-                compat::rewrite(s)
+                conn.rewrite(s)
             };
             match self
                 .statement(&conn, &text, intercept.as_ref(), &[], &Format::UnifiedText)
@@ -200,17 +200,17 @@ impl QueryParser for StatementParser {
             }));
         }
         conn.prepare_for(&text);
-        let text = compat::rewrite(&text);
+        let text = conn.rewrite(&text);
         let described = conn
             .session
             .describe(&text)
             .await
             .map_err(|e| user_error(query_error(&e)))?;
         Ok(Some(PgStatement {
-            text,
             intercept: None,
             params: described.params,
-            schema: described.schema,
+            schema: described.schema.map(|s| names::pg_names(&text, &s)),
+            text,
         }))
     }
 
