@@ -65,6 +65,11 @@ pub struct ServeArgs {
     /// (COPY and line protocol over TCP stream, so they have no total limit.)
     #[arg(long, env = "CAIRN_MAX_BODY_BYTES", value_name = "BYTES")]
     pub max_body_bytes: Option<usize>,
+    /// Longest PostgreSQL protocol message (a query, a bound parameter set, a COPY data
+    /// chunk), in bytes [default: 16777216]. Longer ones are refused with 54000 before they
+    /// are read.
+    #[arg(long, env = "CAIRN_MAX_MESSAGE_BYTES", value_name = "BYTES")]
+    pub max_message_bytes: Option<usize>,
     /// A query running longer is cancelled, e.g. 30s, 5m [default: 5m; 0 = no limit].
     #[arg(long, env = "CAIRN_QUERY_TIMEOUT", value_name = "DURATION")]
     pub query_timeout: Option<String>,
@@ -91,6 +96,7 @@ struct FileConfig {
     max_connections: Option<usize>,
     max_line_bytes: Option<usize>,
     max_body_bytes: Option<usize>,
+    max_message_bytes: Option<usize>,
     query_timeout: Option<String>,
     query_memory_bytes: Option<usize>,
     idle_timeout: Option<String>,
@@ -111,6 +117,7 @@ pub struct Limits {
     pub max_connections: usize,
     pub max_line_bytes: usize,
     pub max_body_bytes: usize,
+    pub max_message_bytes: usize,
     /// `None`: no limit.
     pub query_timeout: Option<Duration>,
     pub query_memory_bytes: usize,
@@ -123,6 +130,7 @@ impl Default for Limits {
             max_connections: 1000,
             max_line_bytes: 1 << 20,
             max_body_bytes: 256 << 20,
+            max_message_bytes: 16 << 20,
             query_timeout: Some(Duration::from_secs(300)),
             query_memory_bytes: 2 << 30,
             idle_timeout: Duration::from_secs(30),
@@ -171,6 +179,10 @@ impl ServerConfig {
                 .max_body_bytes
                 .or(file.max_body_bytes)
                 .unwrap_or(defaults.max_body_bytes),
+            max_message_bytes: args
+                .max_message_bytes
+                .or(file.max_message_bytes)
+                .unwrap_or(defaults.max_message_bytes),
             query_timeout: match args.query_timeout.as_ref().or(file.query_timeout.as_ref()) {
                 Some(t) => Some(parse_duration(t, "query_timeout")?).filter(|d| !d.is_zero()),
                 None => defaults.query_timeout,
@@ -184,9 +196,15 @@ impl ServerConfig {
                 None => defaults.idle_timeout,
             },
         };
-        if limits.max_connections == 0 || limits.max_line_bytes == 0 || limits.max_body_bytes == 0 {
+        if limits.max_connections == 0
+            || limits.max_line_bytes == 0
+            || limits.max_body_bytes == 0
+            || limits.max_message_bytes < 1024
+        {
             return Err(ServerError::Config(
-                "max_connections, max_line_bytes and max_body_bytes must be at least 1".into(),
+                "max_connections, max_line_bytes and max_body_bytes must be at least 1, and \
+                 max_message_bytes at least 1024"
+                    .into(),
             ));
         }
         let tls = match (

@@ -6,7 +6,7 @@
 //!
 //! After every attack the server process is alive, a tokio-postgres query returns the right
 //! answer, and the server's resident memory (sampled all along from /proc) stayed under
-//! 1 GiB. Every wait is bounded; no timing is asserted.
+//! 512 MiB. Every wait is bounded; no timing is asserted.
 
 #[path = "clients/harness.rs"]
 mod harness;
@@ -21,13 +21,8 @@ use harness::{RssWatch, Serve, open_fds, rss_of};
 use raw::{Msg, connect, pg_session, read_until_ready, send_query, startup_message};
 
 /// The bound on the server's resident memory through every attack.
-const RSS_LIMIT_BYTES: u64 = 1 << 30;
+const RSS_LIMIT_BYTES: u64 = 512 << 20;
 const MAX_CONNECTIONS: usize = 20;
-/// The server takes a PostgreSQL message of any length up to pgwire's 1 GiB limit, and a
-/// 100 MiB Query costs it about 1.8 GiB of memory (copies in the SQL tokenizer, the statement
-/// splitter and the planner): a few such clients exhaust the machine.
-const HUGE_QUERY_MEMORY: &str = "no cap on a Query message's length below pgwire's 1 GiB: a \
-    100 MiB Query costs ~1.8 GiB of RSS; cap it (e.g. at max_body_bytes) and answer 54000";
 /// Rows in `h`, which every health check counts.
 const ROWS: i64 = 3;
 
@@ -48,7 +43,13 @@ fn pg_query(server: &Serve, sql: &str) -> Result<Vec<tokio_postgres::Row>, Strin
             let attempt = async {
                 let (client, conn) = tokio_postgres::connect(&config, tokio_postgres::NoTls)
                     .await
-                    .map_err(|e| format!("connect: {e}"))?;
+                    .map_err(|e| {
+                        // The SQLSTATE is in the source, not in the Display text.
+                        let db = e
+                            .as_db_error()
+                            .map(|d| format!(" {}: {}", d.code().code(), d.message()));
+                        format!("connect: {e}{}", db.unwrap_or_default())
+                    })?;
                 let conn = tokio::spawn(conn);
                 let rows = client
                     .query(sql, &[])
@@ -129,11 +130,7 @@ fn hostile_clients_leave_the_server_up() {
     type Attack = fn(&Serve);
     let attacks: [(&str, Attack, Option<&str>); 8] = [
         ("a 100 MB line-protocol line", ilp_huge_line, None),
-        (
-            "a 100 MB PostgreSQL Query message",
-            pg_huge_query,
-            Some(HUGE_QUERY_MEMORY),
-        ),
+        ("a 100 MB PostgreSQL Query message", pg_huge_query, None),
         ("HTTP slowloris", http_slowloris, None),
         ("PostgreSQL startup slowloris", pg_slowloris, None),
         ("malformed startup packets", malformed_startup, None),
@@ -200,10 +197,11 @@ fn pg_huge_query(server: &Serve) {
     let reply = read_until_ready(&mut s, Duration::from_secs(120));
     match reply.as_slice() {
         msgs if msgs.iter().any(|m| m.is_row_with(&literal.to_string())) => {
-            eprintln!("  answered the 100 MB query with its length");
+            panic!("answered a 100 MB query although messages are capped at 16 MiB");
         }
         msgs if msgs.iter().any(|m| m.kind == b'E') => {
             let codes: Vec<_> = msgs.iter().filter_map(Msg::error_code).collect();
+            assert_eq!(codes, ["54000"], "{msgs:?}");
             eprintln!("  refused the 100 MB query: {codes:?}");
         }
         [] => eprintln!("  closed the connection (all sent: {sent})"),
@@ -333,16 +331,11 @@ fn malformed_startup(server: &Serve) {
 /// UTF-8 in a query is an error, not a crash. A length announcing 1 GiB that never arrives
 /// must not make the server allocate it.
 fn malformed_queries(server: &Serve) {
-    const EMPTY: &str = "pgwire answers it as an empty query (EmptyQueryResponse, \
-                         ReadyForQuery); PostgreSQL answers 08P01 and closes";
-    const LOSSY_UTF8: &str = "pgwire decodes the SQL lossily (invalid bytes become U+FFFD) \
-                              and runs it: SELECT '\\xff\\xfe\\xc3(' answers '\u{fffd}\u{fffd}\u{fffd}(', an \
-                              INSERT would store U+FFFD; PostgreSQL refuses with 22021";
     let cases: [(&str, Vec<u8>, Option<&str>); 6] = [
         (
             "query length below the minimum",
             vec![b'Q', 0, 0, 0, 3],
-            Some(EMPTY),
+            None,
         ),
         (
             "query length over the limit",
@@ -350,23 +343,16 @@ fn malformed_queries(server: &Serve) {
             None,
         ),
         ("unknown message type", vec![b'z', 0, 0, 0, 4], None),
-        (
-            "query without its NUL",
-            frame(b'Q', b"SELECT 1"),
-            Some(
-                "pgwire answers it as an empty query, then the connection dies at the next \
-                  message; PostgreSQL answers 08P01 'invalid string in message'",
-            ),
-        ),
+        ("query without its NUL", frame(b'Q', b"SELECT 1"), None),
         (
             "invalid UTF-8 in a query",
             frame(b'Q', b"SELECT '\xff\xfe\xc3('\0"),
-            Some(LOSSY_UTF8),
+            None,
         ),
         (
             "invalid UTF-8 in a Parse",
             [frame(b'P', b"\0SELECT '\xff\xfe'\0\0\0"), frame(b'S', b"")].concat(),
-            Some(LOSSY_UTF8),
+            None,
         ),
     ];
     for (name, bytes, known) in cases {

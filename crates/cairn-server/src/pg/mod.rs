@@ -7,6 +7,7 @@ pub mod auth;
 pub mod compat;
 pub mod conn;
 pub mod copy;
+pub mod framing;
 pub mod info_schema;
 pub mod intercept;
 pub mod names;
@@ -14,13 +15,14 @@ pub mod protocol;
 pub mod search_path;
 pub mod settings;
 pub mod text;
+pub mod wire_guard;
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use pgwire::api::ConnectionManager;
 use pgwire::api::cancel::DefaultCancelHandler;
-use pgwire::api::{ConnectionManager, PgWireServerHandlers};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
@@ -32,35 +34,6 @@ use conn::Conn;
 use protocol::Handler;
 
 pub use pgwire::tokio::TlsAcceptor;
-
-/// The handlers of one connection.
-struct Handlers {
-    handler: Arc<Handler>,
-    startup: Arc<Startup>,
-    cancel: Arc<DefaultCancelHandler>,
-}
-
-impl PgWireServerHandlers for Handlers {
-    fn simple_query_handler(&self) -> Arc<impl pgwire::api::query::SimpleQueryHandler> {
-        self.handler.clone()
-    }
-
-    fn extended_query_handler(&self) -> Arc<impl pgwire::api::query::ExtendedQueryHandler> {
-        self.handler.clone()
-    }
-
-    fn startup_handler(&self) -> Arc<impl pgwire::api::auth::StartupHandler> {
-        self.startup.clone()
-    }
-
-    fn copy_handler(&self) -> Arc<impl pgwire::api::copy::CopyHandler> {
-        self.handler.clone()
-    }
-
-    fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
-        self.cancel.clone()
-    }
-}
 
 /// Loads the certificate chain and PKCS#8 key for TLS.
 pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor> {
@@ -123,17 +96,19 @@ async fn connection(
         permit: _permit,
     } = accepted;
     let slot: Arc<OnceLock<Arc<Conn>>> = Arc::new(OnceLock::new());
-    let handlers = Arc::new(Handlers {
-        handler: Arc::new(Handler::new(slot.clone())),
-        startup: Arc::new(Startup::new(
+    let served = framing::serve_socket(
+        stream,
+        tls,
+        Arc::new(Handler::new(slot.clone())),
+        Arc::new(Startup::new(
             state.clone(),
             slot.clone(),
             manager.clone(),
             credentials,
         )),
-        cancel: Arc::new(DefaultCancelHandler::new(manager)),
-    });
-    let served = pgwire::tokio::process_socket(stream, tls, handlers);
+        Arc::new(DefaultCancelHandler::new(manager)),
+        state.config.limits.max_message_bytes,
+    );
     tokio::select! {
         r = served => {
             if let Err(e) = r {
