@@ -259,16 +259,39 @@ fn http_get(server: &Serve, path: &str) -> String {
 
 /// Startup packets that stop after two bytes: other clients are served meanwhile.
 fn pg_slowloris(server: &Serve) {
-    let mut stalled = Vec::new();
+    let mut in_startup = Vec::new();
     for _ in 0..5 {
         let mut s = TcpStream::connect(server.pg).unwrap();
         s.write_all(&startup_message()[..2]).unwrap();
+        in_startup.push(s);
+    }
+    // After a good startup: half a Query message, then nothing.
+    let mut stalled = Vec::new();
+    for _ in 0..3 {
+        let mut s = pg_session(server.pg);
+        s.write_all(&[b'Q', 0, 0, 0, 100]).unwrap();
+        s.write_all(b"SELECT").unwrap();
         stalled.push(s);
     }
     let rows = pg_query(server, "SELECT count(*) FROM h").unwrap();
     assert_eq!(rows[0].get::<_, i64>(0), ROWS);
-    // pgwire closes a connection whose startup has not completed after 60 s; not waited for.
-    drop(stalled);
+    // The server closes each of them once stalled mid-message for the idle timeout (2 s).
+    for (i, mut s) in stalled.into_iter().enumerate() {
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut sink = Vec::new();
+        let closed = s.read_to_end(&mut sink);
+        assert!(
+            closed.is_ok()
+                || closed
+                    .as_ref()
+                    .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset),
+            "stalled PostgreSQL connection {i} was not closed within 20 s: {closed:?}"
+        );
+    }
+    eprintln!("  every PostgreSQL connection stalled mid-message was closed");
+    // A startup that never completes is closed after 60 s (PostgreSQL's
+    // authentication_timeout); not waited for.
+    drop(in_startup);
 }
 
 /// Bad startup packets each get an error or a closed connection, never a hang.

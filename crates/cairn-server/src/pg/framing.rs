@@ -34,6 +34,7 @@ pub async fn serve_socket(
     startup: Arc<Startup>,
     cancel: Arc<DefaultCancelHandler>,
     max_message: usize,
+    stall_limit: Duration,
 ) -> io::Result<()> {
     let startup_deadline = tokio::time::sleep(STARTUP_TIMEOUT);
     tokio::pin!(startup_deadline);
@@ -45,7 +46,7 @@ pub async fn serve_socket(
         return Ok(());
     };
     let old = framed.into_parts();
-    let mut guard = Capped::new(old.io, max_message);
+    let mut guard = Capped::new(old.io, max_message).with_stall_limit(stall_limit);
     // Bytes pgwire read before handing over (the start of the startup packet) are scanned too.
     guard.scan_bytes(&old.read_buf)?;
     let mut parts = FramedParts::new(guard, old.codec);

@@ -108,6 +108,7 @@ async fn connection(
         )),
         Arc::new(DefaultCancelHandler::new(manager)),
         state.config.limits.max_message_bytes,
+        state.config.limits.idle_timeout,
     );
     tokio::select! {
         r = served => {

@@ -6,12 +6,15 @@
 //! soon as a header announces a message over the limit or a length below 4, and checks the
 //! strings of Query and Parse messages for UTF-8 and their terminating NUL as they stream by.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use pgwire::error::ErrorInfo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::Sleep;
 
 /// Why a connection's input was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,6 +174,9 @@ pub struct Capped<S> {
     inner: S,
     max_message: usize,
     scan: Scan,
+    /// How long a client may stall in the middle of a message.
+    stall: Option<Duration>,
+    stalled_since: Option<Pin<Box<Sleep>>>,
 }
 
 impl<S> Capped<S> {
@@ -179,6 +185,22 @@ impl<S> Capped<S> {
             inner,
             max_message,
             scan: Scan::header(true),
+            stall: None,
+            stalled_since: None,
+        }
+    }
+
+    /// A client that stops sending in the middle of a message for `limit` is disconnected
+    /// (between messages a connection may idle as long as it likes: pools do).
+    pub fn with_stall_limit(mut self, limit: Duration) -> Capped<S> {
+        self.stall = Some(limit);
+        self
+    }
+
+    fn mid_message(&self) -> bool {
+        match self.scan {
+            Scan::Header { h, .. } => h.have > 0,
+            Scan::Body { .. } => true,
         }
     }
 
@@ -276,7 +298,25 @@ impl<S: AsyncRead + Unpin> AsyncRead for Capped<S> {
         let this = self.get_mut();
         let before = buf.filled().len();
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
-            Poll::Ready(Ok(())) => Poll::Ready(this.scan_bytes(&buf.filled()[before..])),
+            Poll::Ready(Ok(())) => {
+                this.stalled_since = None;
+                Poll::Ready(this.scan_bytes(&buf.filled()[before..]))
+            }
+            Poll::Pending => match this.stall {
+                Some(limit) if this.mid_message() => {
+                    let timer = this
+                        .stalled_since
+                        .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+                    match timer.as_mut().poll(cx) {
+                        Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            format!("the client stalled in the middle of a message for {limit:?}"),
+                        ))),
+                        Poll::Pending => Poll::Pending,
+                    }
+                }
+                _ => Poll::Pending,
+            },
             other => other,
         }
     }
