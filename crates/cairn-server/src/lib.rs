@@ -16,6 +16,7 @@ pub mod ilp;
 pub mod metrics;
 pub mod pg;
 pub mod sql;
+pub mod stall;
 pub mod state;
 
 use std::net::SocketAddr;

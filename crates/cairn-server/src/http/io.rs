@@ -2,29 +2,26 @@
 //! that stops reading its response cannot hold a connection (and the response in memory)
 //! forever. Reads are untouched; hyper's header timeout and the body reader bound those.
 
-use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::time::Sleep;
+
+use crate::stall::Stall;
 
 #[derive(Debug)]
 pub(super) struct WriteDeadline<S> {
     inner: S,
-    limit: Duration,
-    /// Running while a write or flush is pending; cleared whenever one makes progress.
-    stalled: Option<Pin<Box<Sleep>>>,
+    stall: Stall,
 }
 
 impl<S> WriteDeadline<S> {
     pub(super) fn new(inner: S, limit: Duration) -> Self {
         WriteDeadline {
             inner,
-            limit,
-            stalled: None,
+            stall: Stall::new(limit),
         }
     }
 
@@ -32,29 +29,8 @@ impl<S> WriteDeadline<S> {
         self.inner
     }
 
-    /// Called when the inner write is pending: an error once the deadline has passed.
-    fn pending<T>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
-        let limit = self.limit;
-        let sleep = self
-            .stalled
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
-        match sleep.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("the client read nothing for {limit:?} (--idle-timeout)"),
-            ))),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-
     fn settle<T>(&mut self, cx: &mut Context<'_>, r: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
-        match r {
-            Poll::Pending => self.pending(cx),
-            ready => {
-                self.stalled = None;
-                ready
-            }
-        }
+        self.stall.settle(cx, r, "the client read nothing")
     }
 }
 

@@ -6,7 +6,6 @@
 //! soon as a header announces a message over the limit or a length below 4, and checks the
 //! strings of Query and Parse messages for UTF-8 and their terminating NUL as they stream by.
 
-use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -14,7 +13,8 @@ use std::time::Duration;
 
 use pgwire::error::ErrorInfo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::time::Sleep;
+
+use crate::stall::Stall;
 
 /// Why a connection's input was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,8 +175,7 @@ pub struct Capped<S> {
     max_message: usize,
     scan: Scan,
     /// How long a client may stall in the middle of a message.
-    stall: Option<Duration>,
-    stalled_since: Option<Pin<Box<Sleep>>>,
+    stall: Option<Stall>,
 }
 
 impl<S> Capped<S> {
@@ -186,14 +185,13 @@ impl<S> Capped<S> {
             max_message,
             scan: Scan::header(true),
             stall: None,
-            stalled_since: None,
         }
     }
 
     /// A client that stops sending in the middle of a message for `limit` is disconnected
     /// (between messages a connection may idle as long as it likes: pools do).
     pub fn with_stall_limit(mut self, limit: Duration) -> Capped<S> {
-        self.stall = Some(limit);
+        self.stall = Some(Stall::new(limit));
         self
     }
 
@@ -297,26 +295,20 @@ impl<S: AsyncRead + Unpin> AsyncRead for Capped<S> {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let before = buf.filled().len();
-        match Pin::new(&mut this.inner).poll_read(cx, buf) {
-            Poll::Ready(Ok(())) => {
-                this.stalled_since = None;
-                Poll::Ready(this.scan_bytes(&buf.filled()[before..]))
+        let r = Pin::new(&mut this.inner).poll_read(cx, buf);
+        let mid_message = this.mid_message();
+        let r = match &mut this.stall {
+            Some(stall) if mid_message => {
+                stall.settle(cx, r, "the client stopped in the middle of a message")
             }
-            Poll::Pending => match this.stall {
-                Some(limit) if this.mid_message() => {
-                    let timer = this
-                        .stalled_since
-                        .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
-                    match timer.as_mut().poll(cx) {
-                        Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
-                            io::ErrorKind::TimedOut,
-                            format!("the client stalled in the middle of a message for {limit:?}"),
-                        ))),
-                        Poll::Pending => Poll::Pending,
-                    }
-                }
-                _ => Poll::Pending,
-            },
+            Some(stall) => {
+                stall.reset();
+                r
+            }
+            None => r,
+        };
+        match r {
+            Poll::Ready(Ok(())) => Poll::Ready(this.scan_bytes(&buf.filled()[before..])),
             other => other,
         }
     }
