@@ -103,6 +103,33 @@ async fn queries_parameters_copy_and_restart() {
     .unwrap();
     let copied = sink.as_mut().finish().await.unwrap();
     assert_eq!(copied, 2);
+    // A quoted (case-kept) collection name; a missing collection is an error at Parse, and
+    // the connection stays in step for the next statement.
+    c.batch_execute("CREATE COLLECTION \"Mixed\" (ts TIMESTAMP TIME_KEY, v BIGINT)")
+        .await
+        .unwrap();
+    let sink = c
+        .copy_in("COPY \"Mixed\" (ts, v) FROM STDIN (FORMAT csv)")
+        .await
+        .unwrap();
+    let mut sink = std::pin::pin!(sink);
+    sink.send(bytes::Bytes::from_static(b"2024-01-01T00:00:00Z,7\n"))
+        .await
+        .unwrap();
+    assert_eq!(sink.as_mut().finish().await.unwrap(), 1);
+    let Err(e) = c
+        .copy_in::<_, bytes::Bytes>("COPY no_such FROM STDIN (FORMAT csv)")
+        .await
+    else {
+        panic!("COPY into a missing collection was accepted");
+    };
+    assert_eq!(e.code().unwrap().code(), "42P01", "{e}");
+    let v: i64 = c
+        .query_one("SELECT v FROM \"Mixed\"", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(v, 7);
     // version(), current_database(), SHOW.
     let v: String = c.query_one("SELECT version()", &[]).await.unwrap().get(0);
     assert!(v.starts_with("PostgreSQL 16") && v.contains("cairn"), "{v}");

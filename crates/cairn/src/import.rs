@@ -1,11 +1,16 @@
 //! `cairn import`: CSV or line-protocol files into an embedded database (a data directory no
-//! server holds). CSV goes into an existing collection in atomic, durable batches and stops at
-//! the first bad row; line protocol creates collections as its writes do, skips bad lines and
-//! reports each with its file and line number.
+//! server holds) or into a running server. CSV goes into an existing collection in atomic,
+//! durable batches (in-process, or the server's `COPY ... FROM STDIN`) and stops at the first
+//! bad row; line protocol creates collections as its writes do (in-process, or POSTs of
+//! 10,000 lines to the server's `/write`), skips bad lines and reports each with its file and
+//! line number.
 
+mod copy;
 mod csv;
 mod lp;
+mod lp_http;
 mod progress;
+mod remote;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -15,6 +20,7 @@ use clap::{Args, ValueEnum};
 
 use crate::error::CliError;
 use progress::Progress;
+use remote::Server;
 
 /// Options of `cairn import`.
 #[derive(Debug, Args)]
@@ -29,21 +35,40 @@ written (they stay).
 Line protocol: each measurement goes to the collection of that name (created if missing). \
 Bad lines are reported as FILE:LINE and skipped; the exit status is non-zero if any was.
 
-The data directory must not be in use: to load into a running server, use psql's \\copy for \
-CSV, or curl --data-binary @FILE 'http://127.0.0.1:8086/write?db=default' for line protocol.
+Into a server: with --url, or when neither --data-dir nor --url is given and a running \
+`cairn serve` holds the default data directory (a note says so), the import goes through that \
+server instead of opening the directory. CSV is sent as COPY name FROM STDIN (FORMAT csv, ...) \
+to the PostgreSQL address (--url, default postgres://cairn@127.0.0.1:5432/default); line \
+protocol is POSTed in requests of 10,000 lines to the HTTP address's /write (--http, default \
+port 8086 on the --url's host, else http://127.0.0.1:8086), each acknowledged once durable. \
+Bad lines and rows are reported as above; a failed request stops the import and says how many \
+lines the server had acknowledged. The database is --database, else the --url's. --http alone \
+does not choose a server: give --url too (line protocol into a server elsewhere needs both).
 
 Examples:
   cairn import --data-dir ./data --into dns dns.csv
   cairn import --data-dir ./data metrics.lp
-  zcat big.csv.gz | cairn import --data-dir ./data --into dns --format csv -")]
+  zcat big.csv.gz | cairn import --data-dir ./data --into dns --format csv -
+  cairn import --url postgres://cairn@127.0.0.1:5432/default --into dns dns.csv
+  cairn import --url postgres://cairn@db.example:5432/default --http http://db.example:8086 metrics.lp")]
 pub struct ImportArgs {
-    /// Data directory. Default: the one `cairn serve` uses ($XDG_DATA_HOME/cairn or
-    /// ~/.local/share/cairn).
+    /// Data directory to open in this process (it must not be in use by a server). Default:
+    /// the one `cairn serve` uses ($XDG_DATA_HOME/cairn or ~/.local/share/cairn), or, if a
+    /// running server holds it, that server.
     #[arg(long, env = "CAIRN_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Database to import into.
-    #[arg(long, default_value = cairn::DEFAULT_DATABASE, value_name = "NAME")]
-    pub database: String,
+    /// Import into the server at this PostgreSQL URL instead of a data directory, e.g.
+    /// postgres://cairn@127.0.0.1:5432/default (takes precedence over --data-dir). CSV goes
+    /// through it by COPY; line protocol goes to --http.
+    #[arg(long, env = "CAIRN_URL", value_name = "URL")]
+    pub url: Option<String>,
+    /// The server's HTTP address for line protocol, e.g. http://127.0.0.1:8086 (credentials
+    /// as http://USER:PASSWORD@HOST:PORT) [default: port 8086 on the --url's host].
+    #[arg(long, env = "CAIRN_HTTP_URL", value_name = "URL")]
+    pub http: Option<String>,
+    /// Database to import into [default: the --url's database, else default].
+    #[arg(long, value_name = "NAME")]
+    pub database: Option<String>,
     /// Collection the CSV rows go to (it must exist). Not for line protocol, whose lines
     /// name their collection.
     #[arg(long, value_name = "COLLECTION")]
@@ -63,9 +88,10 @@ pub struct ImportArgs {
     /// An unquoted CSV field equal to this is NULL [default: the empty field].
     #[arg(long, value_name = "TEXT")]
     pub null: Option<String>,
-    /// CSV rows per atomic write.
-    #[arg(long, value_name = "N", default_value_t = cairn_server::csv::DEFAULT_BATCH_ROWS)]
-    pub batch_rows: usize,
+    /// CSV rows per atomic write, in this process (a server's COPY batches rows itself)
+    /// [default: 65536].
+    #[arg(long, value_name = "N")]
+    pub batch_rows: Option<usize>,
     /// Files to import, in order; `-` reads standard input (give --format).
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
@@ -81,19 +107,96 @@ pub enum InputFormat {
 pub fn run(args: &ImportArgs) -> Result<(), CliError> {
     let format = input_format(args)?;
     check_options(args, format)?;
-    let dir = match &args.data_dir {
-        Some(d) => d.clone(),
-        None => crate::shell::default_data_dir().map_err(CliError::Invalid)?,
+    match target(args, format)? {
+        Target::Server(server) => match format {
+            InputFormat::Csv => copy::import(&server, args),
+            InputFormat::Lp => lp_http::import(&server, args),
+        },
+        Target::Dir(db) => {
+            let result = match format {
+                InputFormat::Csv => csv::import(&db, args),
+                InputFormat::Lp => lp::import(&db, args),
+            };
+            let closed = db
+                .close()
+                .map_err(|e| CliError::Invalid(format!("closing the database: {e}")));
+            result.and(closed)
+        }
+    }
+}
+
+/// Where the rows go.
+enum Target {
+    /// A data directory opened in this process.
+    Dir(Db),
+    Server(Server),
+}
+
+/// Chooses as `cairn sql` does: --url names a server; otherwise the data directory is opened,
+/// and the default one (no --data-dir) falls back to the server holding it.
+fn target(args: &ImportArgs, format: InputFormat) -> Result<Target, CliError> {
+    if let Some(url) = &args.url {
+        return Server::new(args, url).map(Target::Server);
+    }
+    let (dir, explicit) = match &args.data_dir {
+        Some(d) => (d.clone(), true),
+        None => (
+            crate::shell::default_data_dir().map_err(CliError::Invalid)?,
+            false,
+        ),
     };
-    let db = open(&dir)?;
-    let result = match format {
-        InputFormat::Csv => csv::import(&db, args),
-        InputFormat::Lp => lp::import(&db, args),
-    };
-    let closed = db
-        .close()
-        .map_err(|e| CliError::Invalid(format!("closing the database: {e}")));
-    result.and(closed)
+    if let Some(http) = &args.http
+        && (explicit || !dir.exists())
+    {
+        // Nothing to fall back from: --http alone would be ignored.
+        return Err(http_without_server(http, &dir));
+    }
+    match Db::open(&dir, DbOptions::default()) {
+        Ok(db) => match &args.http {
+            Some(http) => {
+                // Nothing was written; the mistake is the error worth reporting.
+                let _closed = db.close();
+                Err(http_without_server(http, &dir))
+            }
+            None => Ok(Target::Dir(db)),
+        },
+        Err(EngineError::Locked { path }) if !explicit => {
+            let server = Server::new(args, &crate::shell::default_url())?;
+            eprintln!(
+                "note: {} is in use by a running server; importing through it at {}",
+                path.display(),
+                server.address(format)
+            );
+            Ok(Target::Server(server))
+        }
+        Err(EngineError::Locked { path }) => Err(CliError::Invalid(format!(
+            "the data directory {} is in use by another process (a running `cairn serve`?); \
+             import through that server instead with --url {} (and --http {} for line \
+             protocol if it is not on port 8086 of the same host)",
+            path.display(),
+            crate::shell::default_url(),
+            remote::DEFAULT_HTTP
+        ))),
+        Err(other) => Err(CliError::Invalid(format!(
+            "cannot open the data directory {}: {other}",
+            dir.display()
+        ))),
+    }
+}
+
+/// --http without a server to use it for.
+fn http_without_server(http: &str, dir: &Path) -> CliError {
+    // Shown without credentials.
+    let http = remote::HttpAddr::parse(http).map_or_else(|_| "--http".to_owned(), |a| a.base);
+    CliError::Invalid(format!(
+        "--http is only used when importing into a server (--url, or a running server that \
+         holds the default data directory), and this import would open the data directory {} \
+         in this process. To import into the server at {http}, also pass --url \
+         postgres://cairn@HOST:5432/DATABASE (its PostgreSQL address); to import into {}, \
+         drop --http (and unset CAIRN_HTTP_URL)",
+        dir.display(),
+        dir.display()
+    ))
 }
 
 /// The format: --format, else every file's extension (which must agree).
@@ -155,26 +258,15 @@ fn check_options(args: &ImportArgs, format: InputFormat) -> Result<(), CliError>
             }
         }
     }
-    if args.batch_rows == 0 {
+    if args.batch_rows == Some(0) {
         return refuse("--batch-rows must be at least 1");
     }
     Ok(())
 }
 
-fn open(dir: &Path) -> Result<Db, CliError> {
-    Db::open(dir, DbOptions::default()).map_err(|e| match e {
-        EngineError::Locked { path } => CliError::Invalid(format!(
-            "the data directory {} is in use by another process (a running `cairn serve`?). \
-             Import through the server instead: psql's \\copy NAME FROM 'FILE' WITH (FORMAT \
-             csv, HEADER) for CSV, or curl --data-binary @FILE \
-             'http://127.0.0.1:8086/write?db=default' for line protocol",
-            path.display()
-        )),
-        other => CliError::Invalid(format!(
-            "cannot open the data directory {}: {other}",
-            dir.display()
-        )),
-    })
+/// The database of an in-process import.
+fn database(args: &ImportArgs) -> &str {
+    args.database.as_deref().unwrap_or(cairn::DEFAULT_DATABASE)
 }
 
 /// The timestamp unit of line protocol.

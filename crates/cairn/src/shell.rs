@@ -14,8 +14,8 @@ use std::time::Instant;
 use clap::Args;
 
 use crate::error::CliError;
-pub(crate) use conn::default_data_dir;
 use conn::{Conn, OpenError, StatementError};
+pub(crate) use conn::{default_data_dir, default_url};
 use input::{Meta, parse_meta, split_complete};
 use render::Format;
 

@@ -39,6 +39,26 @@ impl std::fmt::Debug for CopyState {
 
 /// Starts a COPY: checks the collection and columns, answers CopyInResponse.
 pub fn start(conn: &Conn, copy: &CopyIn) -> PgWireResult<(CopyState, Response)> {
+    let (qualified, schema) = target(conn, copy)?;
+    let columns = schema.fields().len();
+    let loader = CsvLoader::new(schema, copy.options.clone())
+        .map_err(|e| user_error(error_info("22P04", e.to_string())))?;
+    let state = CopyState {
+        collection: qualified,
+        loader,
+        rows_written: 0,
+        error: None,
+    };
+    Ok((
+        state,
+        Response::CopyIn(CopyResponse::new(0, columns, stream::empty())),
+    ))
+}
+
+/// The qualified collection a COPY writes to and the schema of the columns it reads; an
+/// error (42P01, 42703) if either does not exist. Checked at Parse too, so an extended-
+/// protocol client learns it before it sends data, as from PostgreSQL.
+pub fn target(conn: &Conn, copy: &CopyIn) -> PgWireResult<(String, SchemaRef)> {
     let qualified = if copy.table.contains('.') {
         copy.table.clone()
     } else {
@@ -72,20 +92,7 @@ pub fn start(conn: &Conn, copy: &CopyIn) -> PgWireResult<(CopyState, Response)> 
         }
         chosen
     };
-    let columns = fields.len();
-    let schema: SchemaRef = Arc::new(Schema::new(fields));
-    let loader = CsvLoader::new(schema, copy.options.clone())
-        .map_err(|e| user_error(error_info("22P04", e.to_string())))?;
-    let state = CopyState {
-        collection: qualified,
-        loader,
-        rows_written: 0,
-        error: None,
-    };
-    Ok((
-        state,
-        Response::CopyIn(CopyResponse::new(0, columns, stream::empty())),
-    ))
+    Ok((qualified, Arc::new(Schema::new(fields))))
 }
 
 impl CopyState {

@@ -256,8 +256,19 @@ fn copy_of(
     if let Some(n) = null {
         opts.null = n;
     }
+    // PostgreSQL's identifiers: unquoted parts fold to lower case, quoted ones stay as written.
+    let table = table_name
+        .0
+        .iter()
+        .map(|part| match part.as_ident() {
+            Some(i) if i.quote_style.is_some() => i.value.clone(),
+            Some(i) => i.value.to_lowercase(),
+            None => part.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(".");
     Intercept::CopyIn(CopyIn {
-        table: table_name.to_string(),
+        table,
         columns: columns.iter().map(|c| c.value.clone()).collect(),
         options: opts,
     })

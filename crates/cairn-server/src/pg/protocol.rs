@@ -190,6 +190,10 @@ impl QueryParser for StatementParser {
         if let Some(i) = intercept_of(&conn, &text) {
             let schema = match &i {
                 Intercept::Show(name) => Some(text_schema(name)),
+                Intercept::CopyIn(c) => {
+                    copy::target(&conn, c)?;
+                    None
+                }
                 _ => None,
             };
             return Ok(Some(PgStatement {

@@ -7,18 +7,18 @@ use std::path::Path;
 
 use cairn::arrow_array::RecordBatch;
 use cairn::{Db, EngineError};
-use cairn_server::csv::{CsvError, CsvLoader, CsvOptions, collection_schema};
+use cairn_server::csv::{CsvError, CsvLoader, CsvOptions, DEFAULT_BATCH_ROWS, collection_schema};
 
 use super::progress::Progress;
-use super::{ImportArgs, new_progress, open_input, shown};
+use super::{ImportArgs, database, new_progress, open_input, shown};
 use crate::error::CliError;
 
-/// Bytes read at a time.
-const READ_BYTES: usize = 1 << 20;
+/// Bytes read at a time (also the size of a COPY chunk sent to a server).
+pub(super) const READ_BYTES: usize = 1 << 20;
 
 pub fn import(db: &Db, args: &ImportArgs) -> Result<(), CliError> {
     let collection = args.into.as_deref().unwrap_or_default();
-    let name = format!("{}.{collection}", args.database);
+    let name = format!("{}.{collection}", database(args));
     let def = db
         .collection(&name)
         .map_err(|e| no_collection(db, args, collection, e))?;
@@ -28,7 +28,7 @@ pub fn import(db: &Db, args: &ImportArgs) -> Result<(), CliError> {
     for file in &args.files {
         let loader = CsvLoader::new(schema.clone(), options.clone())
             .map_err(|e| CliError::Invalid(e.to_string()))?
-            .with_batch_rows(args.batch_rows);
+            .with_batch_rows(args.batch_rows.unwrap_or(DEFAULT_BATCH_ROWS));
         if let Err(e) = import_file(db, &name, file, loader, &mut progress) {
             progress.clear();
             return Err(e);
@@ -91,7 +91,8 @@ fn write_batches(
     Ok(())
 }
 
-fn csv_options(args: &ImportArgs) -> Result<CsvOptions, CliError> {
+/// The CSV dialect the flags describe (the same for a server's COPY).
+pub(super) fn csv_options(args: &ImportArgs) -> Result<CsvOptions, CliError> {
     let delimiter = match args.delimiter.as_deref() {
         None => b',',
         Some("tab" | "\\t" | "\t") => b'\t',
@@ -112,27 +113,26 @@ fn csv_options(args: &ImportArgs) -> Result<CsvOptions, CliError> {
 
 /// The error for a collection that cannot be found, listing what exists.
 fn no_collection(db: &Db, args: &ImportArgs, collection: &str, e: EngineError) -> CliError {
+    let database = database(args);
     match e {
         EngineError::NoSuchCollection(_) => {
             let names: Vec<String> = db
-                .collections(&args.database)
+                .collections(database)
                 .map(|cs| cs.iter().map(|c| c.name.clone()).collect())
                 .unwrap_or_default();
             let existing = if names.is_empty() {
-                format!("database {:?} has no collections", args.database)
+                format!("database {database:?} has no collections")
             } else {
                 format!("its collections: {}", names.join(", "))
             };
             CliError::Invalid(format!(
-                "collection {collection:?} does not exist in database {:?} ({existing}); \
-                 create it first, e.g. cairn sql --data-dir DIR -c 'CREATE TIMESERIES \
-                 {collection} (ts TIMESTAMP TIME_KEY, ...)'",
-                args.database
+                "collection {collection:?} does not exist in database {database:?} \
+                 ({existing}); create it first, e.g. cairn sql --data-dir DIR -c 'CREATE \
+                 TIMESERIES {collection} (ts TIMESTAMP TIME_KEY, ...)'"
             ))
         }
         EngineError::NoSuchDatabase(_) => CliError::Invalid(format!(
-            "database {:?} does not exist (databases: {})",
-            args.database,
+            "database {database:?} does not exist (databases: {})",
             db.databases().join(", ")
         )),
         other => CliError::Invalid(format!("collection {collection:?}: {other}")),

@@ -40,13 +40,19 @@ impl Progress {
         }
     }
 
-    /// `bytes` more were read and `rows` more written.
+    /// `bytes` more were read.
     pub fn advance(&self, bytes: u64) {
         self.bar.inc(bytes);
     }
 
+    /// `rows` more were written.
     pub fn add_rows(&mut self, rows: u64) {
-        self.rows += rows;
+        self.set_rows(self.rows + rows);
+    }
+
+    /// Replaces the row count (a server's exact count after an estimate).
+    pub fn set_rows(&mut self, rows: u64) {
+        self.rows = rows;
         let secs = self.started.elapsed().as_secs_f64().max(1e-9);
         self.bar.set_message(format!(
             "{} rows, {:.0} rows/s",
