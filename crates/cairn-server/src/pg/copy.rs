@@ -24,9 +24,14 @@ pub struct CopyState {
     collection: String,
     loader: CsvLoader,
     rows_written: u64,
+    /// The batch being written (its rows) while the next one is decoded: decoding and the
+    /// durable write overlap, one write at a time, in order.
+    in_flight: Option<(u64, Write)>,
     /// The first error; later data is dropped until the client ends the COPY.
     error: Option<ErrorInfo>,
 }
+
+type Write = tokio::task::JoinHandle<Result<(), cairn_engine::EngineError>>;
 
 impl std::fmt::Debug for CopyState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -47,6 +52,7 @@ pub fn start(conn: &Conn, copy: &CopyIn) -> PgWireResult<(CopyState, Response)> 
         collection: qualified,
         loader,
         rows_written: 0,
+        in_flight: None,
         error: None,
     };
     Ok((
@@ -96,7 +102,9 @@ pub fn target(conn: &Conn, copy: &CopyIn) -> PgWireResult<(String, SchemaRef)> {
 }
 
 impl CopyState {
-    pub fn rows_written(&self) -> u64 {
+    /// The client gave up (CopyFail): the rows written, once the batch in flight is done.
+    pub async fn abort(mut self, conn: &Conn) -> u64 {
+        self.settle(conn).await;
         self.rows_written
     }
 
@@ -107,12 +115,16 @@ impl CopyState {
         }
         match self.loader.push(bytes) {
             Ok(batches) => self.write(conn, batches).await,
-            Err(e) => return self.fail("22P04", e.to_string()),
+            Err(e) => {
+                self.settle(conn).await;
+                return self.fail("22P04", e.to_string());
+            }
         }
         // One unfinished record may not grow without bound (an unclosed quote, a client
         // that never sends a newline).
         let max = conn.state.config.limits.max_line_bytes;
         if self.loader.pending_bytes() > max {
+            self.settle(conn).await;
             self.fail(
                 "54000",
                 format!(
@@ -128,9 +140,13 @@ impl CopyState {
         if self.error.is_none() {
             match self.loader.finish() {
                 Ok(batches) => self.write(conn, batches).await,
-                Err(e) => self.fail("22P04", e.to_string()),
+                Err(e) => {
+                    self.settle(conn).await;
+                    self.fail("22P04", e.to_string());
+                }
             }
         }
+        self.settle(conn).await;
         if self.rows_written > 0 {
             conn.copied();
         }
@@ -140,30 +156,43 @@ impl CopyState {
         }
     }
 
+    /// Starts writing each batch once the one before it is durable.
     async fn write(&mut self, conn: &Conn, batches: Vec<RecordBatch>) {
         for batch in batches {
             if batch.num_rows() == 0 {
                 continue;
             }
+            self.settle(conn).await;
+            if self.error.is_some() {
+                return;
+            }
             let db = conn.state.db.clone();
             let collection = self.collection.clone();
             let rows = batch.num_rows() as u64;
-            let written = tokio::task::spawn_blocking(move || db.write(&collection, &batch)).await;
-            match written {
-                Ok(Ok(_)) => {
-                    self.rows_written += rows;
-                    conn.state.metrics.rows_ingested(Protocol::Pg, rows);
-                }
-                Ok(Err(e)) => {
-                    let q = cairn_query::QueryError::from(e);
-                    self.fail(q.sqlstate(), q.to_string());
-                    return;
-                }
-                Err(e) => {
-                    self.fail("XX000", format!("COPY write task failed: {e}"));
-                    return;
-                }
+            // Tracked, so a shutdown waits for it.
+            let job = conn
+                .state
+                .tasks
+                .spawn_blocking(move || db.write(&collection, &batch).map(|_| ()));
+            self.in_flight = Some((rows, job));
+        }
+    }
+
+    /// Waits for the batch being written, if any, and counts its rows (or records its error).
+    async fn settle(&mut self, conn: &Conn) {
+        let Some((rows, job)) = self.in_flight.take() else {
+            return;
+        };
+        match job.await {
+            Ok(Ok(())) => {
+                self.rows_written += rows;
+                conn.state.metrics.rows_ingested(Protocol::Pg, rows);
             }
+            Ok(Err(e)) => {
+                let q = cairn_query::QueryError::from(e);
+                self.fail(q.sqlstate(), q.to_string());
+            }
+            Err(e) => self.fail("XX000", format!("COPY write task failed: {e}")),
         }
     }
 

@@ -337,13 +337,12 @@ impl CopyHandler for Handler {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let written = self
-            .copy
-            .lock()
-            .await
-            .take()
-            .map_or(0, |s| s.rows_written());
+        let state = self.copy.lock().await.take();
+        let mut written = 0;
         if let Some(conn) = self.conn.get() {
+            if let Some(state) = state {
+                written = state.abort(conn).await;
+            }
             conn.note_failure();
         }
         let mut info = error_info("57014", format!("COPY from stdin failed: {}", fail.message));
